@@ -1,0 +1,199 @@
+"""Receiver settings: flags > environment (`TXMON_*`) > TOML file > defaults.
+
+Every setting is declared once in `SETTINGS`, which drives loading, validation and the
+documentation test that keeps docs/configuration.md in step with the code.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def default_db_path() -> str:
+    """`$XDG_DATA_HOME/txmon/txmon.db`, or `~/.local/share/txmon/txmon.db`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "txmon" / "txmon.db")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One configurable value: where it lives in TOML, its env var and its meaning."""
+
+    name: str
+    section: str
+    kind: type
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "TXMON_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "server", str, "127.0.0.1", "Address to bind; non-loopback needs a token."),
+    Setting("port", "server", int, 8787, "TCP port to listen on (0 picks a free one)."),
+    Setting("db", "server", str, None, "SQLite file; default $XDG_DATA_HOME/txmon/txmon.db."),
+    Setting(
+        "token",
+        "server",
+        str,
+        None,
+        "API token; when set, every request needs 'Authorization: Bearer <token>'.",
+        secret=True,
+    ),
+    Setting("max_body_bytes", "server", int, 8 * 1024 * 1024, "Largest request body accepted."),
+    Setting("max_batch_records", "server", int, 10_000, "Most records in one POST."),
+    Setting(
+        "max_future_seconds",
+        "server",
+        int,
+        86_400,
+        "Refuse event times further than this ahead of the server clock.",
+    ),
+    Setting("idempotency_hours", "server", int, 24, "How long Idempotency-Key answers are kept."),
+    Setting(
+        "access_log",
+        "server",
+        str,
+        "errors",
+        "JSON access log on stderr: 'errors' (4xx/5xx and slow requests), 'all' or 'off'.",
+    ),
+    Setting(
+        "synchronous",
+        "store",
+        str,
+        "normal",
+        "SQLite synchronous mode: 'normal' survives a process crash, 'full' also power loss.",
+    ),
+    Setting("writer_batch", "store", int, 20_000, "Most records committed in one transaction."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The receiver's resolved settings. `detect` is the raw `[detect]` table."""
+
+    host: str = "127.0.0.1"
+    port: int = 8787
+    db: str = field(default_factory=default_db_path)
+    token: str | None = None
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_batch_records: int = 10_000
+    max_future_seconds: int = 86_400
+    idempotency_hours: int = 24
+    access_log: str = "errors"
+    synchronous: str = "normal"
+    writer_batch: int = 20_000
+    detect: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "detect"}
+        for s in SETTINGS:
+            if s.secret and shown.get(s.name):
+                shown[s.name] = "***"
+        return f"Config({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if value is None:
+        return None
+    kind = setting.kind
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if not isinstance(value, str) and origin == "file":
+            raise ValueError
+        return str(value)
+    except ValueError:
+        raise ConfigError(
+            f"{setting.section}.{setting.name} from {origin} must be a {kind.__name__}, "
+            f"got {value!r}"
+            if not setting.secret
+            else f"{setting.name} has a bad value"
+        ) from None
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """Parse a TOML config file, with errors that name the file."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    path: str | None = None,
+) -> Config:
+    """Resolve settings from flags, environment and an optional TOML file."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    path = path or env.get("TXMON_CONFIG")
+    doc = read_toml(path) if path else {}
+    known_sections = {s.section for s in SETTINGS} | {"detect", "notify", "dashboard"}
+    for section in doc:
+        if section not in known_sections:
+            raise ConfigError(f"unknown section [{section}] in {path}")
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        table = doc.get(s.section, {})
+        for key in table:
+            if s.section in ("server", "store") and key not in _BY_NAME:
+                raise ConfigError(f"unknown key {s.section}.{key} in {path}")
+        if s.name in flags:
+            values[s.name] = _coerce(s, flags[s.name], "flag")
+        elif s.env in env:
+            values[s.name] = _coerce(s, env[s.env], "environment")
+        elif s.name in table:
+            values[s.name] = _coerce(s, table[s.name], "file")
+    if values.get("db") is None:
+        values.pop("db", None)
+    config = Config(**values, detect=doc.get("detect", {}), source=path)
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    if not 0 <= config.port <= 65535:
+        raise ConfigError(f"port must be 0-65535, got {config.port}")
+    if config.max_body_bytes < 1024:
+        raise ConfigError("max_body_bytes must be at least 1024")
+    if config.max_batch_records < 1:
+        raise ConfigError("max_batch_records must be at least 1")
+    if config.synchronous not in ("normal", "full"):
+        raise ConfigError("synchronous must be 'normal' or 'full'")
+    if config.access_log not in ("errors", "all", "off"):
+        raise ConfigError("access_log must be 'errors', 'all' or 'off'")
+    if config.writer_batch < 1:
+        raise ConfigError("writer_batch must be at least 1")
+    if config.token is not None and not config.token.strip():
+        raise ConfigError("token is set but empty")

@@ -1,0 +1,145 @@
+"""The transaction record and the rules that make one valid.
+
+Everything that turns client input into a `Record` lives here, so the HTTP body parsers,
+the CSV importer and the backtest agree on what a timestamp, a status and a count are.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+STATUS_RE = re.compile(r"[a-z0-9_]{1,32}")
+MAX_COUNT = 1_000_000_000
+# Event times outside this range are almost always a unit mistake (ms instead of s).
+MIN_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z
+MAX_EPOCH = 4_102_444_800  # 2100-01-01T00:00:00Z
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One count of transactions of one status at one instant (epoch seconds, UTC)."""
+
+    ts: int
+    status: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """Why record number `index` of a request was refused."""
+
+    index: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+class InvalidRecord(ValueError):
+    """Raised by the `parse_*` helpers with the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_timestamp(value: object) -> int:
+    """ISO 8601 (`T` or space, zone optional and UTC when absent) or epoch seconds -> epoch."""
+    if isinstance(value, bool):
+        raise InvalidRecord("timestamp", "must be an ISO 8601 string or epoch seconds")
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidRecord("timestamp", "must be a finite number")
+        epoch = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        epoch = int(float(text)) if _is_number(text) else _parse_iso(text)
+    elif value is None:
+        raise InvalidRecord("timestamp", "is required")
+    else:
+        raise InvalidRecord("timestamp", "must be an ISO 8601 string or epoch seconds")
+    if not MIN_EPOCH <= epoch < MAX_EPOCH:
+        raise InvalidRecord("timestamp", "must fall between 2000-01-01 and 2100-01-01 (UTC)")
+    return epoch
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.lower() not in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity")
+
+
+def _parse_iso(text: str) -> int:
+    # A date alone or a time alone is not an event time; insist on both parts.
+    if len(text) < 16 or text[10] not in "T t":
+        raise InvalidRecord(
+            "timestamp", f"{text[:40]!r} is not ISO 8601 like '2025-07-12 13:45:00'"
+        )
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRecord(
+            "timestamp", f"{text[:40]!r} is not ISO 8601 like '2025-07-12 13:45:00'"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def parse_status(value: object) -> str:
+    """Any lowercase name of 1-32 letters, digits or underscores."""
+    if value is None:
+        raise InvalidRecord("status", "is required")
+    if not isinstance(value, str) or not STATUS_RE.fullmatch(value):
+        raise InvalidRecord("status", "must match [a-z0-9_]{1,32}, e.g. 'approved'")
+    return value
+
+
+def parse_count(value: object) -> int:
+    """A whole number from 0 to 1,000,000,000; a string of digits is accepted too."""
+    if isinstance(value, bool):
+        raise InvalidRecord("count", "must be a whole number")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise InvalidRecord("count", "must be a whole number")
+    if not 0 <= value <= MAX_COUNT:
+        raise InvalidRecord("count", f"must be between 0 and {MAX_COUNT:,}")
+    return value
+
+
+def parse_record(obj: object, index: int = 0) -> Record | list[FieldError]:
+    """Validate one decoded record; return it, or every problem found in it."""
+    if not isinstance(obj, dict):
+        return [FieldError(index, "", "each record must be a JSON object")]
+    errors: list[FieldError] = []
+    values: list[object] = []
+    for field, parse in (
+        ("timestamp", parse_timestamp),
+        ("status", parse_status),
+        ("count", parse_count),
+    ):
+        raw = obj.get(field, 1) if field == "count" else obj.get(field)
+        try:
+            values.append(parse(raw))
+        except InvalidRecord as exc:
+            errors.append(FieldError(index, exc.field, exc.message))
+    if errors:
+        return errors
+    ts, status, count = values
+    return Record(ts, status, count)  # type: ignore[arg-type]
+
+
+def iso(epoch: int) -> str:
+    """Epoch seconds -> normalised ISO 8601 UTC, e.g. `2025-07-12T13:45:00Z`."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,204 @@
+"""The single writer thread: every change to the database runs here, many requests per
+transaction (group commit), and a caller hears back only after its work is committed.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Work = Callable[[sqlite3.Connection], Any]
+
+
+class WriterClosed(RuntimeError):
+    """The writer has stopped; nothing more can be written."""
+
+
+class Pending:
+    """A job's outcome, waited on with a bare lock: far cheaper than a Future's Condition
+    when thousands of requests a second each wait for one commit."""
+
+    __slots__ = ("_done", "_error", "_value")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def set_result(self, value: Any) -> None:
+        self._value = value
+        self._done.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+        self._done.release()
+
+    def done(self) -> bool:
+        return not self._done.locked()
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The work's return value once committed; its exception re-raised otherwise."""
+        if not self._done.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError("the writer did not answer in time")
+        self._done.release()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+@dataclass(slots=True)
+class _Job:
+    work: Work
+    weight: int
+    future: Pending = field(default_factory=Pending)
+
+
+_STOP = object()
+
+
+class Writer:
+    """Runs `Work` callables on one connection, batching whatever is queued into one commit.
+
+    Each job runs inside a savepoint, so a job that raises is undone alone and its caller
+    gets the exception, while the rest of the batch still commits. `on_commit_failure` is
+    told when a whole batch could not be committed (so in-memory state can be rebuilt).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        max_batch: int = 20_000,
+        on_commit_failure: Callable[[BaseException], None] | None = None,
+        idle: Callable[[sqlite3.Connection], None] | None = None,
+        idle_every: float = 1.0,
+        before_commit: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._max_batch = max_batch
+        self._on_commit_failure = on_commit_failure
+        self._idle = idle
+        self._idle_every = idle_every
+        self._before_commit = before_commit
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="txmon-writer", daemon=True)
+        self.batches = 0
+        self.jobs = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs and accepts work."""
+        return self._thread.is_alive() and not self._closed.is_set()
+
+    def submit(self, work: Work, weight: int = 1) -> Pending:
+        """Queue `work`; the future resolves after its transaction commits."""
+        if self._closed.is_set():
+            raise WriterClosed("the writer is shut down")
+        job = _Job(work, weight)
+        self._queue.put(job)
+        return job.future
+
+    def call(self, work: Work, weight: int = 1, timeout: float | None = 60) -> Any:
+        """Submit and wait: returns the work's result once committed, or raises its error."""
+        return self.submit(work, weight).result(timeout)
+
+    def close(self, timeout: float = 30) -> None:
+        """Finish and commit everything already queued, then stop the thread."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        next_idle = time.monotonic() + self._idle_every
+        stopping = False
+        while not stopping:
+            try:
+                first = self._queue.get(timeout=self._idle_every)
+            except queue.Empty:
+                first = None
+            batch: list[_Job] = []
+            weight = 0
+            item = first
+            while item is not None:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    assert isinstance(item, _Job)
+                    batch.append(item)
+                    weight += item.weight
+                if weight >= self._max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            if batch:
+                self._commit(batch)
+            if self._idle is not None and (time.monotonic() >= next_idle or first is None):
+                next_idle = time.monotonic() + self._idle_every
+                self._commit([_Job(self._idle, 0)])
+        # Anything queued after the stop marker is refused rather than left hanging.
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Job):
+                item.future.set_exception(WriterClosed("the writer is shut down"))
+
+    def _commit(self, batch: list[_Job]) -> None:
+        conn = self._conn
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            if len(batch) == 1:  # a lone job needs no savepoint: its failure undoes all
+                job = batch[0]
+                try:
+                    results.append((job, job.work(conn), None))
+                except Exception as exc:
+                    conn.execute("ROLLBACK")
+                    job.future.set_exception(exc)
+                    return
+            else:
+                for job in batch:
+                    conn.execute("SAVEPOINT job")
+                    try:
+                        value = job.work(conn)
+                    except Exception as exc:
+                        conn.execute("ROLLBACK TO job")
+                        conn.execute("RELEASE job")
+                        results.append((job, None, exc))
+                    else:
+                        conn.execute("RELEASE job")
+                        results.append((job, value, None))
+            if self._before_commit is not None:
+                self._before_commit(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:  # the batch as a whole failed: nobody's work is durable
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            if self._on_commit_failure is not None:
+                self._on_commit_failure(exc)
+            return
+        self.batches += 1
+        self.jobs += len(batch)
+        for job, value, error in results:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
