@@ -1,0 +1,339 @@
+"""Detection statistics and per-status baselines, pure and in memory (stdlib only).
+
+Counts are judged with a negative-binomial model: the expected count comes from a robust
+baseline, the spread from Poisson noise plus measured over-dispersion plus the uncertainty of a
+baseline estimated from little history. The score is the signed deviance residual, a z-like
+number that stays honest for small counts (a status that is always 0 scores about 8.8 at 10).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import deque
+from dataclasses import dataclass, fields
+
+TOTAL = "_total"  # pseudo-status: the whole minute's volume, judged for drops only
+SEVERITIES = ("normal", "low", "medium", "high")
+_TINY = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """Every threshold and window of the detector; loaded from the `[detect]` TOML table."""
+
+    bucket_seconds: int = 60  # one judged bucket ("minute")
+    settle_minutes: int = 2  # a minute enters the baselines once the watermark is this far past
+    late_minutes: int = 60  # later records: verdict only, no alert or baseline change
+    gap_fill_minutes: int = 30  # silent gaps up to this long are learned as zero-count minutes
+    min_history: int = 10  # settled minutes before a status may open alerts
+    level_window: int = 60  # minutes behind the volume level (approved, total)
+    rate_window: int = 180  # minutes behind a status's share of the other traffic
+    season_days: int = 14  # days of hour-of-day history kept
+    weekday_min_days: int = 3  # days of one day-type needed before weekday/weekend profiles
+    dispersion_floor: float = 0.002  # minimum over-dispersion (1/size of the NB)
+    clip_score: float = 3.0  # values beyond this score enter the baselines clipped
+    low: float = 3.0  # score thresholds of the per-minute test
+    medium: float = 4.0
+    high: float = 5.0
+    spike_min_ratio: float = 1.5  # a spike must also be this many times the expected count
+    drop_min_fraction: float = 0.3  # a drop must also be this far below the expected count
+    drop_statuses: tuple[str, ...] = ("approved", TOTAL)
+    spike_exempt: tuple[str, ...] = ("approved",)  # statuses never judged for rises
+    cusum_ratio: float = 2.0  # rate multiple the CUSUM is tuned to detect
+    cusum_limit: float = 10.0  # CUSUM level that marks a sustained shift (counts as medium)
+    cusum_min_expected: float = 0.5  # below this expected count per bucket the CUSUM is off
+    freeze_minutes: int = 120  # an open alert keeps its minutes out of the baselines this long
+    open_medium_k: int = 3  # medium in k of the last n minutes opens an alert
+    open_medium_n: int = 5
+    resolve_minutes: int = 12  # normal minutes before an alert resolves
+    ack_timeout_minutes: int = 60  # acknowledged and still open after this: fires again
+    nodata_minutes: int = 5  # silence length before a no-data alert is considered
+    nodata_min_expected: float = 20.0  # ...and only if this many were expected in that span
+    nodata_min_history: int = 60  # settled minutes of a status before it can be "silent"
+    resolved_kept: int = 1000  # resolved alerts kept in memory (ack on them answers 409)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, object]) -> DetectConfig:
+        """Build from a TOML `[detect]` table; ValueError names any unknown key or bad value."""
+        if not isinstance(data, dict):
+            raise ValueError("[detect] must be a table")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown [detect] key(s): {', '.join(unknown)}; known keys: {', '.join(known)}"
+            )
+        values: dict[str, object] = {}
+        for name, value in data.items():
+            values[name] = _coerce(name, known[name].default, value)
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ValueError when values are inconsistent (e.g. thresholds out of order)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and value < 0:
+                raise ValueError(f"[detect] {f.name} must not be negative, got {value}")
+        positive = ("bucket_seconds", "level_window", "rate_window", "season_days")
+        for name in (*positive, "open_medium_k", "open_medium_n", "resolve_minutes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"[detect] {name} must be at least 1")
+        if not self.low <= self.medium <= self.high:
+            raise ValueError("[detect] thresholds must satisfy low <= medium <= high")
+        if self.open_medium_k > self.open_medium_n:
+            raise ValueError("[detect] open_medium_k must not exceed open_medium_n")
+        if not 0 <= self.drop_min_fraction < 1:
+            raise ValueError("[detect] drop_min_fraction must be in [0, 1)")
+        if self.cusum_ratio <= 1:
+            raise ValueError("[detect] cusum_ratio must be greater than 1")
+        if self.dispersion_floor <= 0:
+            raise ValueError("[detect] dispersion_floor must be greater than 0")
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values, e.g. for documentation or `--json` output."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in _asdict(self).items()}
+
+
+def _asdict(config: DetectConfig) -> dict[str, object]:
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def _coerce(name: str, default: object, value: object) -> object:
+    where = f"[detect] {name}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where} must be a whole number, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{where} must be finite, got {value!r}")
+        return float(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where} must be a list of status names, got {value!r}")
+        return tuple(value)
+    raise ValueError(f"{where} has an unsupported type")  # pragma: no cover
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def score(x: float, mu: float, size: float) -> float:
+    """Signed deviance residual of count x under a negative binomial (mean mu, size)."""
+    if mu < _TINY:
+        mu = _TINY
+    if x <= 0:
+        dev = 2.0 * size * math.log1p(mu / size)
+    else:
+        dev = 2.0 * (x * math.log(x / mu) - (x + size) * math.log((x + size) / (mu + size)))
+    r = math.sqrt(dev) if dev > 0 else 0.0
+    return r if x >= mu else -r
+
+
+def limit(mu: float, size: float, z: float) -> float:
+    """The count whose score is z (z > 0: upper limit; z < 0: lower limit, at least 0)."""
+    if mu < _TINY:
+        mu = _TINY
+    if z < 0 and score(0.0, mu, size) >= z:
+        return 0.0
+    sd = math.sqrt(mu + mu * mu / size)
+    skew = (1.0 + 2.0 * mu / size) / sd
+    x = mu + sd * (z + (z * z - 1.0) * skew / 6.0)  # Cornish-Fisher start, then Newton
+    if z >= 0:
+        lo, hi = mu, mu + (z + 2.0) * 4.0 * sd + z * z + 10.0
+    else:
+        lo, hi = 0.0, mu
+    for _ in range(40):
+        if not lo < x < hi:
+            x = (lo + hi) / 2.0
+        r = score(x, mu, size)
+        g = r - z
+        if -1e-4 < g < 1e-4:
+            break
+        if g > 0:
+            hi = x
+        else:
+            lo = x
+        slope = (math.log(x / mu) - math.log((x + size) / (mu + size))) / r if r else 0.0
+        x = x - g / slope if slope > 0 else (lo + hi) / 2.0
+        if hi - lo < 1e-9:
+            break
+    return x
+
+
+def median(values: list[float]) -> float:
+    """Median of a non-empty list."""
+    s = sorted(values)
+    n = len(s)
+    mid = n // 2
+    return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2.0
+
+
+def severity_of(z: float, config: DetectConfig) -> int:
+    """Index into SEVERITIES for a non-negative score."""
+    if z >= config.high:
+        return 3
+    if z >= config.medium:
+        return 2
+    if z >= config.low:
+        return 1
+    return 0
+
+
+def dispersion(resid2: float, sum_mu: float, sum_mu2: float, floor: float) -> float:
+    """Method-of-moments NB over-dispersion from squared residuals, at least `floor`."""
+    if sum_mu2 <= _TINY:
+        return floor
+    phi = (resid2 - sum_mu) / sum_mu2
+    return phi if phi > floor else floor
+
+
+# ---------------------------------------------------------------- baselines
+
+
+class HourProfile:
+    """Hour-of-day profile: median over past days of each hour's mean count (robust to a bad day).
+
+    Keeps one series pooled over all days and one per day type (weekday, weekend); the typed
+    one is used once it has `weekday_min_days` days, so weekly patterns appear with history.
+    """
+
+    __slots__ = ("_cache", "_cur_key", "_cur_n", "_cur_sum", "_min_days", "pooled", "typed")
+
+    def __init__(self, days: int, min_days: int) -> None:
+        self.pooled: list[deque[float]] = [deque(maxlen=days) for _ in range(24)]
+        self.typed: list[list[deque[float]]] = [
+            [deque(maxlen=days) for _ in range(24)] for _ in range(2)
+        ]
+        self._min_days = min_days
+        self._cur_key = -1
+        self._cur_sum = 0.0
+        self._cur_n = 0
+        self._cache: dict[int, tuple[list[float], float] | None] = {}
+
+    def add(self, minute: int, value: float) -> None:
+        """Account one settled minute (epoch seconds of its start)."""
+        key = minute // 3600
+        if key != self._cur_key:
+            self._push()
+            self._cur_key, self._cur_sum, self._cur_n = key, 0.0, 0
+        self._cur_sum += value
+        self._cur_n += 1
+
+    def _push(self) -> None:
+        if self._cur_key < 0 or self._cur_n < 30:
+            return
+        hour = self._cur_key % 24
+        mean = self._cur_sum / self._cur_n
+        self.pooled[hour].append(mean)
+        self.typed[_weekend(self._cur_key * 3600)][hour].append(mean)
+        self._cache.clear()
+
+    def hour_value(self, hour: int, weekend: int | None = None) -> float | None:
+        """Typical mean count per minute in this hour of day, or None without history."""
+        if weekend is not None:
+            typed = self.typed[weekend][hour]
+            if len(typed) >= self._min_days:
+                return median(list(typed))
+        series = self.pooled[hour]
+        return median(list(series)) if series else None
+
+    def _profile(self, weekend: int) -> tuple[list[float], float] | None:
+        if weekend not in self._cache:
+            values = [self.hour_value(h, weekend) for h in range(24)]
+            if any(v is None for v in values):
+                self._cache[weekend] = None
+            else:
+                mean = sum(values) / 24.0  # type: ignore[arg-type]
+                self._cache[weekend] = (values, mean) if mean > 0 else None  # type: ignore[assignment]
+        return self._cache[weekend]
+
+    def shape(self, minute: int) -> float:
+        """Relative level of this time of day (1.0 = daily average; 1.0 without a full day)."""
+        prof = self._profile(_weekend(minute))
+        if prof is None:
+            return 1.0
+        values, mean = prof
+        pos = (minute % 86400) / 3600.0 - 0.5
+        h0 = math.floor(pos)
+        w = pos - h0
+        v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
+        return max(v / mean, 0.02)
+
+
+def _weekend(epoch: int) -> int:
+    return 1 if (epoch // 86400 + 3) % 7 >= 5 else 0  # 1970-01-01 was a Thursday
+
+
+class Window:
+    """Fixed-length ring of (value, weight) pairs with running sums, O(1) per push."""
+
+    __slots__ = ("n", "ring", "size", "sw", "sw2", "sx", "sx2", "sxw")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.ring: deque[tuple[float, float]] = deque()
+        self.n = 0
+        self.sx = self.sx2 = self.sw = self.sw2 = self.sxw = 0.0
+
+    def push(self, x: float, w: float) -> None:
+        """Add a pair, dropping the oldest when full."""
+        if self.n == self.size:
+            ox, ow = self.ring.popleft()
+            self.sx -= ox
+            self.sx2 -= ox * ox
+            self.sw -= ow
+            self.sw2 -= ow * ow
+            self.sxw -= ox * ow
+        else:
+            self.n += 1
+        self.ring.append((x, w))
+        self.sx += x
+        self.sx2 += x * x
+        self.sw += w
+        self.sw2 += w * w
+        self.sxw += x * w
+
+    def fit(self, floor: float) -> tuple[float, float, float]:
+        """(coefficient c with x ~ c*w, dispersion phi, total count) for the window."""
+        if self.n == 0 or self.sw <= _TINY:
+            return 0.0, floor, 0.0
+        sx = max(self.sx, 0.0)
+        c = (sx + 0.5) / self.sw
+        resid2 = max(self.sx2 - 2.0 * c * self.sxw + c * c * self.sw2, 0.0)
+        phi = dispersion(resid2, c * self.sw, c * c * self.sw2, floor)
+        return c, phi, sx
+
+
+@dataclass(slots=True)
+class Baseline:
+    """A frozen fit used for judging: expected = coef * exposure, NB size from the fit."""
+
+    coef: float = 0.0
+    phi: float = 0.002
+    info: float = 0.0  # counts behind the estimate; more = less uncertain
+    spread: float = 0.0  # sum(w^2)/sum(w)^2: 1/n for equal weights
+    minutes: int = 0
+    nb_size: float = 1.0
+
+    def size(self) -> float:
+        """NB size of a prediction: dispersion plus the estimate's own relative variance."""
+        return self.nb_size
+
+
+def fit_baseline(window: Window, floor: float) -> Baseline:
+    """Freeze the window's current fit into a Baseline."""
+    c, phi, total = window.fit(floor)
+    spread = window.sw2 / (window.sw * window.sw) if window.sw > _TINY else 1.0
+    info = total + 0.5
+    size = 1.0 / (phi * (1.0 + spread) + 1.0 / info)
+    return Baseline(c, phi, info, spread, window.n, size)
