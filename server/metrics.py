@@ -1,0 +1,163 @@
+"""Prometheus text exposition (format 0.0.4) for `GET /metrics`, stdlib only.
+
+Counters and histograms live in memory (they restart from zero with the process, as
+Prometheus expects); gauges about stored state are read when scraped.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable
+
+LabelValues = tuple[str, ...]
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+DETECT_BUCKETS = (0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01, 0.05)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+class Counter:
+    """A monotonically increasing count, optionally split by labels."""
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+        self.name, self.help, self.label_names = name, help, labels
+        self._values: dict[LabelValues, float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, amount: float = 1.0, *labels: str) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + amount
+
+    def value(self, *labels: str) -> float:
+        return self._values.get(labels, 0.0)
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} counter"
+        with self._lock:
+            items = sorted(self._values.items())
+        for labels, value in items:
+            yield f"{self.name}{_labels(self.label_names, labels)} {_number(value)}"
+
+
+class Histogram:
+    """Observations counted into cumulative buckets, with their sum and count."""
+
+    def __init__(self, name: str, help: str, buckets: tuple[float, ...]) -> None:
+        self.name, self.help, self.buckets = name, help, buckets
+        self._counts = [0] * (len(buckets) + 1)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe(self, value: float) -> None:
+        index = len(self.buckets)
+        for i, bound in enumerate(self.buckets):
+            if value <= bound:
+                index = i
+                break
+        with self._lock:
+            self._counts[index] += 1
+            self._sum += value
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} histogram"
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        running = 0
+        for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
+            running += count
+            yield f'{self.name}_bucket{{le="{_number(bound)}"}} {running}'
+        yield f"{self.name}_sum {_number(total)}"
+        yield f"{self.name}_count {running}"
+
+
+class Gauge:
+    """A value read at scrape time from `collect`, as (label values, value) pairs."""
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        labels: tuple[str, ...],
+        collect: Callable[[], Iterable[tuple[LabelValues, float]]],
+    ) -> None:
+        self.name, self.help, self.label_names, self._collect = name, help, labels, collect
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} gauge"
+        for labels, value in self._collect():
+            yield f"{self.name}{_labels(self.label_names, labels)} {_number(value)}"
+
+
+class Metrics:
+    """Everything the receiver exposes; the service and HTTP layer feed it."""
+
+    def __init__(self) -> None:
+        self.records = Counter(
+            "txmon_records_ingested_total", "Records stored, by status.", ("status",)
+        )
+        self.transactions = Counter(
+            "txmon_transactions_ingested_total",
+            "Sum of the counts of stored records, by status.",
+            ("status",),
+        )
+        self.requests = Counter(
+            "txmon_http_requests_total",
+            "HTTP requests answered, by method and code.",
+            ("method", "code"),
+        )
+        self.ingest_latency = Histogram(
+            "txmon_ingest_duration_seconds",
+            "Time from reading a POST of records to answering it (includes the commit).",
+            LATENCY_BUCKETS,
+        )
+        self.detect_time = Histogram(
+            "txmon_detector_seconds_per_record",
+            "Detector evaluation time per record, averaged over each write job.",
+            DETECT_BUCKETS,
+        )
+        self.gauges: list[Gauge] = []
+
+    def add_gauge(
+        self,
+        name: str,
+        help: str,
+        labels: tuple[str, ...],
+        collect: Callable[[], Iterable[tuple[LabelValues, float]]],
+    ) -> None:
+        self.gauges.append(Gauge(name, help, labels, collect))
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for metric in (
+            self.records,
+            self.transactions,
+            self.requests,
+            self.ingest_latency,
+            self.detect_time,
+        ):
+            lines.extend(metric.render())
+        for gauge in self.gauges:
+            lines.extend(gauge.render())
+        return "\n".join(lines) + "\n"
