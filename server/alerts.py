@@ -129,6 +129,9 @@ class AlertBook:
         self.config = config
         self.next_id = next_alert_id
         self.next_silence_id = 1
+        # Silences are set and expire on the operators' (wall) clock; the newest such time
+        # seen (tick, ack, silence) judges them. Never told one (a backtest), event time does.
+        self.wall: int | None = None
         self.by_status: dict[str, Alert] = {}
         self.by_id: dict[int, Alert] = {}
         self.resolved: OrderedDict[int, Alert] = OrderedDict()
@@ -179,7 +182,7 @@ class AlertBook:
             expected=round(obs.expected, 3),
         )
         self.next_id += 1
-        alert.silenced = self._silenced(status, obs.minute)
+        alert.silenced = self._silenced(status, obs.minute if self.wall is None else self.wall)
         self.by_status[status] = alert
         self.by_id[alert.id] = alert
         self._tracks[status].shift_run = 0
@@ -241,6 +244,7 @@ class AlertBook:
     def tick(self, now: int, event_now: int | None = None) -> list[AlertEvent]:
         """Ack timeouts and silence expiry (wall clock `now`); resolving alerts whose status
         went quiet (event time `event_now`, the same clock when not given)."""
+        self.wall = now
         event_now = now if event_now is None else event_now
         cfg = self.config
         events: list[AlertEvent] = []
@@ -298,6 +302,7 @@ class AlertBook:
         """Create a silence; open alerts it covers are flagged silenced from now on."""
         if minutes <= 0:
             raise ValueError("minutes must be positive")
+        self.wall = now
         silence = Silence(self.next_silence_id, status, by, reason, now, now + minutes * 60)
         self.next_silence_id += 1
         self.silences[silence.id] = silence
