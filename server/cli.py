@@ -72,25 +72,37 @@ def build_parser() -> argparse.ArgumentParser:
     _common(init)
     init.set_defaults(run=cmd_init_db)
 
-    _add_optional_commands(commands)
+    _add_tool_commands(commands)
     return parser
 
 
-def _add_optional_commands(commands: Any) -> None:
-    """Commands whose modules carry their own arguments (backtest, generate, import...)."""
-    try:
-        from server import backtest
-    except ImportError:  # TEMP until detection lands
-        return
+def _add_tool_commands(commands: Any) -> None:
+    """Commands whose modules carry their own arguments and `run`."""
+    from server import backtest, importer
 
-    sub = commands.add_parser(
-        "backtest",
-        help="replay a CSV through the detector and alert lifecycle, no server needed",
-        description=backtest.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    backtest.add_arguments(sub)
-    sub.set_defaults(run=backtest.run)
+    for name, module, summary, epilog in (
+        (
+            "backtest",
+            backtest,
+            "replay a CSV through the detector, no server needed",
+            getattr(backtest, "EPILOG", None),
+        ),
+        (
+            "import",
+            importer,
+            "load a CloudWalk-format CSV into a receiver or a DB",
+            importer.EPILOG,
+        ),
+    ):
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=module.__doc__,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
 
 
 def setup_logging(level: int = logging.INFO) -> None:

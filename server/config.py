@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from server.channels import NotifyConfig
+
 
 def default_db_path() -> str:
     """`$XDG_DATA_HOME/txmon/txmon.db`, or `~/.local/share/txmon/txmon.db`."""
@@ -98,10 +100,11 @@ class Config:
     synchronous: str = "normal"
     writer_batch: int = 20_000
     detect: Mapping[str, Any] = field(default_factory=dict)
+    notify: NotifyConfig = field(default_factory=lambda: NotifyConfig.load({}, {}))
     source: str | None = None
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "detect"}
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("detect",)}
         for s in SETTINGS:
             if s.secret and shown.get(s.name):
                 shown[s.name] = "***"
@@ -177,7 +180,11 @@ def load(
             values[s.name] = _coerce(s, table[s.name], "file")
     if values.get("db") is None:
         values.pop("db", None)
-    config = Config(**values, detect=doc.get("detect", {}), source=path)
+    try:
+        notify = NotifyConfig.load(doc.get("notify", {}), env)
+    except ValueError as exc:
+        raise ConfigError(f"[notify] {exc}") from None
+    config = Config(**values, detect=doc.get("detect", {}), notify=notify, source=path)
     _validate(config)
     return config
 

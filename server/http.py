@@ -22,18 +22,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from server import __version__, openapi
-from server.bodies import BodyError, Rejected, parse_body
+from server import __version__
 from server.config import Config
-from server.service import IdempotencyConflict, Receiver
-from server.writer import WriterClosed
+from server.service import Receiver
 
 log = logging.getLogger("txmon.http")
 
-MAX_KEY_LENGTH = 255
 MAX_LINE = 65_536
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_HEADERS = 100
 REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+class JsonBytes(bytes):
+    """An answer already encoded as JSON (sent as is)."""
 
 
 class Headers(dict[str, str]):
@@ -101,27 +103,6 @@ class Router:
             if found:
                 return methods, found.groups()
         return None
-
-
-def query_int(
-    query: dict[str, list[str]], name: str, default: int | None, low: int, high: int
-) -> int | None:
-    """An integer query parameter within [low, high], or a 400 that says what is wrong."""
-    values = query.get(name)
-    if not values:
-        return default
-    try:
-        value = int(values[-1])
-    except ValueError:
-        raise ApiError(400, f"query parameter {name!r} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, f"query parameter {name!r} must be between {low} and {high}")
-    return value
-
-
-def query_list(query: dict[str, list[str]], name: str) -> list[str]:
-    """Repeated or comma-separated values: `?status=a,b` or `?status=a&status=b`."""
-    return [v for raw in query.get(name, []) for v in raw.split(",") if v]
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -228,6 +209,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_error(ApiError(500, "internal error; see the receiver's log"))
         finally:
             server.leave()
+            label = method if method in KNOWN_METHODS else "OTHER"
+            server.receiver.metrics.requests.inc(1, label, str(code))
             self._access_log(method, code, time.perf_counter() - started)
 
     def _authorize(self) -> None:
@@ -288,7 +271,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _send(
         self, code: int, document: Any, *, head: bool = False, extra: dict | None = None
     ) -> None:
-        if isinstance(document, bytes | str):
+        if isinstance(document, JsonBytes):
+            payload, content_type = document, "application/json"
+        elif isinstance(document, bytes | str):
             payload = document.encode() if isinstance(document, str) else document
             content_type = "text/plain; version=0.0.4; charset=utf-8"
         else:
@@ -362,106 +347,6 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
 
 
-# --- endpoints -----------------------------------------------------------------------------
-
-
-def post_transactions(
-    h: RequestHandler, query: dict[str, list[str]], params: tuple[str, ...]
-) -> tuple[int, Any]:
-    config = h.server.config
-    body = h.read_body()
-    key = h.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise ApiError(400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters")
-    try:
-        parsed = parse_body(
-            body,
-            h.headers.get("content-type"),
-            max_records=config.max_batch_records,
-            not_after=int(time.time()) + config.max_future_seconds,
-        )
-    except BodyError as exc:
-        raise ApiError(exc.code, exc.message) from None
-    if isinstance(parsed, Rejected):
-        raise ApiError(
-            422,
-            f"{parsed.total} problem(s) in the records; nothing was stored",
-            details=[d.as_dict() for d in parsed.details],
-        )
-    try:
-        result = h.server.receiver.ingest(parsed, idempotency_key=key, body=body)
-    except IdempotencyConflict as exc:
-        raise ApiError(422, str(exc)) from None
-    except (WriterClosed, TimeoutError):
-        raise ApiError(
-            503, "the receiver is shutting down or overloaded; retry", retry_after=1
-        ) from None
-    except Exception:
-        log.exception("storing records failed")
-        raise ApiError(
-            503, "storage is unavailable; nothing was stored, retry", retry_after=5
-        ) from None
-    return result.code, result.answer
-
-
-def get_transactions(
-    h: RequestHandler, query: dict[str, list[str]], params: tuple[str, ...]
-) -> tuple[int, Any]:
-    limit = query_int(query, "limit", 100, 1, 1000)
-    before = query_int(query, "before_id", None, 0, 2**62)
-    after = query_int(query, "after_id", None, 0, 2**62)
-    assert limit is not None
-    return 200, h.server.receiver.transactions(
-        limit=limit,
-        before_id=before,
-        after_id=after,
-        statuses=query_list(query, "status"),
-        severities=query_list(query, "severity"),
-    )
-
-
-def get_series(
-    h: RequestHandler, query: dict[str, list[str]], params: tuple[str, ...]
-) -> tuple[int, Any]:
-    minutes = query_int(query, "minutes", 60, 1, 1440)
-    status = query_list(query, "status")
-    assert minutes is not None
-    return 200, h.server.receiver.series(minutes, status[0] if status else None)
-
-
-def get_summary(
-    h: RequestHandler, query: dict[str, list[str]], params: tuple[str, ...]
-) -> tuple[int, Any]:
-    minutes = query_int(query, "minutes", 60, 1, 10080)
-    assert minutes is not None
-    return 200, h.server.receiver.summary(minutes)
-
-
-def get_health(
-    h: RequestHandler, query: dict[str, list[str]], params: tuple[str, ...]
-) -> tuple[int, Any]:
-    healthy, document = h.server.receiver.health()
-    return (200 if healthy else 503), document
-
-
-def get_openapi(
-    h: RequestHandler, query: dict[str, list[str]], params: tuple[str, ...]
-) -> tuple[int, Any]:
-    return 200, openapi.document()
-
-
-def build_router() -> Router:
-    router = Router()
-    router.add("POST", "/api/v1/transactions", post_transactions)
-    router.add("POST", "/receive_transaction", post_transactions)
-    router.add("GET", "/api/v1/transactions", get_transactions)
-    router.add("GET", "/api/v1/series", get_series)
-    router.add("GET", "/api/v1/summary", get_summary)
-    router.add("GET", "/api/v1/openapi.json", get_openapi)
-    router.add("GET", "/healthz", get_health)
-    return router
-
-
 # --- server --------------------------------------------------------------------------------
 
 
@@ -484,6 +369,8 @@ class TxmonHTTPServer(ThreadingHTTPServer):
     def __init__(self, config: Config, receiver: Receiver) -> None:
         self.config = config
         self.receiver = receiver
+        from server.routes import build_router
+
         self.router = build_router()
         self._in_flight = 0
         self._idle = threading.Condition()

@@ -31,6 +31,8 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     }
 
 
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
 _INGEST = {
     "summary": "Store transaction records (one object, a JSON array, NDJSON or CSV)",
     "parameters": [
@@ -142,6 +144,27 @@ def document() -> dict[str, Any]:
                         "upper": {"type": "number", "nullable": True},
                     },
                 },
+                "Alert": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "status": {"type": "string"},
+                        "kind": {"type": "string", "enum": ["spike", "drop", "shift", "no_data"]},
+                        "state": {"type": "string", "enum": ["firing", "acknowledged", "resolved"]},
+                        "severity": {"type": "string"},
+                        "first_seen": {"type": "string", "format": "date-time"},
+                        "last_seen": {"type": "string", "format": "date-time"},
+                        "peak_count": {"type": "integer"},
+                        "peak_score": {"type": "number"},
+                        "expected": {"type": "number"},
+                        "acknowledged_by": {"type": "string", "nullable": True},
+                        "acknowledged_at": {"type": "string", "nullable": True},
+                        "ack_note": {"type": "string", "nullable": True},
+                        "resolved_at": {"type": "string", "nullable": True},
+                        "silenced": {"type": "boolean"},
+                        "timeline": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
                 "IngestAnswer": {
                     "type": "object",
                     "properties": {
@@ -237,6 +260,184 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": _json("Summary.", {"type": "object"}),
                         "400": _error("Bad query parameter."),
+                    },
+                },
+            },
+            "/api/v1/alerts": {
+                "get": {
+                    "summary": "Alerts by state, newest first (open: firing before acknowledged)",
+                    "parameters": [
+                        _query(
+                            "state",
+                            "firing, acknowledged, resolved, open (default) or all.",
+                            {
+                                "type": "string",
+                                "enum": ["firing", "acknowledged", "resolved", "open", "all"],
+                            },
+                        ),
+                        limit,
+                    ],
+                    "responses": {
+                        "200": _json(
+                            "Alerts.",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "alerts": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Alert"},
+                                    }
+                                },
+                            },
+                        ),
+                        "400": _error("Bad query parameter."),
+                    },
+                },
+            },
+            "/api/v1/alerts/{id}": {
+                "get": {
+                    "summary": "One alert with its timeline of events",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": _json(
+                            "The alert and its timeline.", {"$ref": "#/components/schemas/Alert"}
+                        ),
+                        "404": _error("No such alert."),
+                    },
+                },
+            },
+            "/api/v1/alerts/{id}/ack": {
+                "post": {
+                    "summary": "Acknowledge an open alert (stops reminders)",
+                    "parameters": [_ID],
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "by": {"type": "string", "maxLength": 64},
+                                        "note": {"type": "string", "maxLength": 1000},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            "The alert, acknowledged.", {"$ref": "#/components/schemas/Alert"}
+                        ),
+                        "404": _error("No such alert."),
+                        "409": _error("Resolved, or acknowledged already."),
+                    },
+                },
+            },
+            "/api/v1/alerts/{id}/unack": {
+                "post": {
+                    "summary": "Undo an acknowledgement: the alert fires again",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": _json("The alert, firing.", {"$ref": "#/components/schemas/Alert"}),
+                        "404": _error("No such alert."),
+                        "409": _error("Not acknowledged, or resolved."),
+                    },
+                },
+            },
+            "/api/v1/silences": {
+                "get": {
+                    "summary": "Silences in force",
+                    "responses": {"200": _json("Silences.", {"type": "object"})},
+                },
+                "post": {
+                    "summary": "Mute notifications for a status (or all) for some minutes",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["minutes"],
+                                    "properties": {
+                                        "status": {
+                                            "type": "string",
+                                            "nullable": True,
+                                            "description": "null or absent: every status",
+                                        },
+                                        "minutes": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "maximum": 43200,
+                                        },
+                                        "by": {"type": "string"},
+                                        "reason": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("The silence.", {"type": "object"}),
+                        "400": _error("Bad field."),
+                    },
+                },
+            },
+            "/api/v1/silences/{id}": {
+                "delete": {
+                    "summary": "Remove a silence",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": _json("Removed.", {"type": "object"}),
+                        "404": _error("No such silence in force."),
+                    },
+                },
+            },
+            "/api/v1/alerts/test": {
+                "post": {
+                    "summary": "Send a marked test message through every channel (or one) now",
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "channel": {
+                                            "type": "string",
+                                            "description": "e.g. telegram:12345, email, webhook",
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            "Each channel's result ('sent' or the error).", {"type": "object"}
+                        ),
+                        "404": _error("No channel of that name."),
+                        "409": _error("No channel is configured."),
+                    },
+                },
+            },
+            "/api/v1/notifications": {
+                "get": {
+                    "summary": "The notification outbox, newest first",
+                    "parameters": [limit],
+                    "responses": {
+                        "200": _json("Outbox rows.", {"type": "object"}),
+                        "400": _error("Bad query parameter."),
+                    },
+                },
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus text exposition",
+                    "responses": {
+                        "200": {
+                            "description": "Metrics.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
                     },
                 },
             },

@@ -47,8 +47,30 @@ class InvalidRecord(ValueError):
         self.message = message
 
 
+# Batches repeat the same few timestamps (every status of a minute) and statuses: remember
+# recent answers so each distinct value is parsed once. Bounded; a dict is thread-safe enough
+# here because a lost race only means parsing a value twice.
+_CACHE_LIMIT = 4096
+_ts_cache: dict[str, int] = {}
+_iso_cache: dict[int, str] = {}
+_good_statuses: set[str] = set()
+
+
 def parse_timestamp(value: object) -> int:
     """ISO 8601 (`T` or space, zone optional and UTC when absent) or epoch seconds -> epoch."""
+    if type(value) is str:
+        cached = _ts_cache.get(value)
+        if cached is not None:
+            return cached
+        epoch = _parse_timestamp(value)
+        if len(_ts_cache) >= _CACHE_LIMIT:
+            _ts_cache.clear()
+        _ts_cache[value] = epoch
+        return epoch
+    return _parse_timestamp(value)
+
+
+def _parse_timestamp(value: object) -> int:
     if isinstance(value, bool):
         raise InvalidRecord("timestamp", "must be an ISO 8601 string or epoch seconds")
     if isinstance(value, int | float):
@@ -96,15 +118,21 @@ def _parse_iso(text: str) -> int:
 
 def parse_status(value: object) -> str:
     """Any lowercase name of 1-32 letters, digits or underscores."""
+    if type(value) is str and value in _good_statuses:
+        return value
     if value is None:
         raise InvalidRecord("status", "is required")
     if not isinstance(value, str) or not STATUS_RE.fullmatch(value):
         raise InvalidRecord("status", "must match [a-z0-9_]{1,32}, e.g. 'approved'")
+    if len(_good_statuses) < _CACHE_LIMIT:
+        _good_statuses.add(value)
     return value
 
 
 def parse_count(value: object) -> int:
     """A whole number from 0 to 1,000,000,000; a string of digits is accepted too."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value
     if isinstance(value, bool):
         raise InvalidRecord("count", "must be a whole number")
     if isinstance(value, str) and value.strip().isdigit():
@@ -122,6 +150,14 @@ def parse_record(obj: object, index: int = 0) -> Record | list[FieldError]:
     """Validate one decoded record; return it, or every problem found in it."""
     if not isinstance(obj, dict):
         return [FieldError(index, "", "each record must be a JSON object")]
+    try:  # the common case, without collecting errors
+        return Record(
+            parse_timestamp(obj.get("timestamp")),
+            parse_status(obj.get("status")),
+            parse_count(obj.get("count", 1)),
+        )
+    except InvalidRecord:
+        pass
     errors: list[FieldError] = []
     values: list[object] = []
     for field, parse in (
@@ -142,4 +178,10 @@ def parse_record(obj: object, index: int = 0) -> Record | list[FieldError]:
 
 def iso(epoch: int) -> str:
     """Epoch seconds -> normalised ISO 8601 UTC, e.g. `2025-07-12T13:45:00Z`."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = _iso_cache.get(epoch)
+    if text is None:
+        text = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if len(_iso_cache) >= _CACHE_LIMIT:
+            _iso_cache.clear()
+        _iso_cache[epoch] = text
+    return text

@@ -7,30 +7,81 @@ decodes requests into calls on it and encodes the answers.
 from __future__ import annotations
 
 import collections
+import contextlib
+import dataclasses
 import hashlib
 import json
+import math
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from server import store
-from server.config import Config
+from server.alerts import Alert, AlertConflict, AlertEvent, AlertNotFound, Silence
+from server.channels import Channel, Outcome, build_channels
+from server.config import Config, ConfigError
+from server.detect import DetectConfig
+from server.engine import Engine
+from server.messages import render_test
+from server.metrics import Metrics
+from server.notify import Notifier, event_payload, wants_notification
 from server.records import Record, iso
 from server.store import StoredRecord, Verdict
 from server.writer import Writer
 
 MINUTE = 60
+TICK_SECONDS = 5
+# A stream whose newest event time trails the wall clock by more than this is a replay of
+# history: idle wall-clock time then says nothing about missing data.
+REPLAY_LAG_SECONDS = 3600
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IngestResult:
-    """What a POST of records answers: HTTP code and the JSON document."""
+    """What a POST of records answers: HTTP code and the JSON body (built once, as bytes)."""
 
     code: int
-    answer: dict[str, Any]
+    body: bytes
+    alerts: list[dict[str, Any]]
     replayed: bool = False
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The body decoded, for in-process callers (import --db, tests)."""
+        result: dict[str, Any] = json.loads(self.body)
+        return result
+
+
+def _number(value: float | None) -> str:
+    if value is None or value != value or value in (math.inf, -math.inf):
+        return "null"
+    return repr(value)
+
+
+def ingest_answer(
+    first_id: int, records: list[Record], verdicts: list[Verdict], alerts: list[dict[str, Any]]
+) -> bytes:
+    """The 201 body. Written by hand rather than json.dumps: with thousands of records per
+    request it is the second-largest cost of ingest, and every field is already safe (ids and
+    counts are ints, statuses match [a-z0-9_]+, ISO times and severities are fixed forms)."""
+    parts = [
+        f'{{"id":{first_id + i},"timestamp":"{iso(r.ts)}","status":"{r.status}",'
+        f'"count":{r.count},"severity":"{v.severity}","score":{_number(v.score)},'
+        f'"expected":{_number(v.expected)},"upper":{_number(v.upper)}}}'
+        for i, (r, v) in enumerate(zip(records, verdicts, strict=True))
+    ]
+    alerts_json = json.dumps(alerts, separators=(",", ":"))
+    return (
+        f'{{"accepted":{len(records)},"records":[{",".join(parts)}],"alerts":{alerts_json}}}'
+    ).encode()
+
+
+class NoChannels(LookupError):
+    """Test-fire asked for while no notification channel is configured."""
 
 
 class IdempotencyConflict(ValueError):
@@ -48,6 +99,31 @@ def record_json(rec: StoredRecord) -> dict[str, Any]:
         "expected": rec.expected,
         "upper": rec.upper,
     }
+
+
+def _iso_or_none(epoch: int | None) -> str | None:
+    return None if epoch is None else iso(epoch)
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert as the API shows it: times as ISO 8601 UTC."""
+    doc = alert.as_dict()
+    for name in ("first_seen", "last_seen", "acknowledged_at", "resolved_at"):
+        doc[name] = _iso_or_none(doc[name])  # type: ignore[arg-type]
+    doc["peak_score"] = round(alert.peak_score, 3)
+    doc["expected"] = round(alert.expected, 3)
+    return doc
+
+
+def silence_json(silence: Silence) -> dict[str, Any]:
+    doc = silence.as_dict()
+    doc["created_at"] = iso(silence.created_at)
+    doc["expires_at"] = iso(silence.expires_at)
+    return doc
+
+
+def _verdict(severity: str, score: float, expected: float, upper: float) -> Verdict:
+    return Verdict(severity, round(score, 3), round(expected, 3), round(upper, 3))
 
 
 class _RateMeter:
@@ -84,10 +160,30 @@ class Receiver:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.started_at = time.time()
+        try:
+            self.detect_config = DetectConfig.from_mapping(dict(config.detect))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            channels = build_channels(config.notify)
+        except ValueError as exc:
+            raise ConfigError(f"[notify] {exc}") from None
         self._conn = store.connect(config.db, synchronous=config.synchronous)
         self.schema_version = store.migrate(self._conn)
+        # The engine is only touched under this lock: by the writer thread for changes, by
+        # API threads for baselines and profiles.
+        self._engine_lock = threading.Lock()
+        self._engine_dirty = False
+        self._saved: dict[int, Alert] = {}
+        self.engine = self._build_engine(self._conn)
+        self._next_tick = 0.0
+        self.tick_seconds = TICK_SECONDS
+        self._watermark: int | None = self.engine.watermark
+        self._watermark_wall = time.time()
         self.readers = store.Readers(config.db)
         self.rate = _RateMeter()
+        self.metrics = Metrics()
+        self._register_gauges()
         self._next_cleanup = 0.0
         # Writer-thread state: the id the next stored record gets.
         self._next_id = store.next_record_id(self._conn)
@@ -97,10 +193,108 @@ class Receiver:
             idle=self._housekeeping,
             on_commit_failure=self._on_commit_failure,
         )
+        self.notifier = Notifier(channels, config.notify, self.writer, self.readers.get)
         self.writer.start()
+        self.notifier.start()
+
+    def _build_engine(self, conn: sqlite3.Connection) -> Engine:
+        """Detection state from the store: baselines from the rollup, open alerts, silences."""
+        engine = Engine(self.detect_config, next_alert_id=store.max_alert_id(conn) + 1)
+        # Open alerts first: their incident minutes then stay out of the rebuilt baselines.
+        engine.restore(
+            store.list_alerts(conn, ("firing", "acknowledged"), 100_000),
+            store.list_silences(conn, int(time.time())),
+            store.max_alert_id(conn) + 1,
+        )
+        engine.book.next_silence_id = max(
+            engine.book.next_silence_id, store.max_silence_id(conn) + 1
+        )
+        newest = store.newest_minute(conn)
+        if newest is not None:
+            first = newest - self.detect_config.season_days * 86_400
+            current, totals = None, {}
+            for minute, status, count in store.minute_totals_since(conn, first):
+                if minute != current:
+                    if totals:
+                        engine.warm(current, totals)
+                    current, totals = minute, {}
+                totals[status] = count
+            if totals:
+                engine.warm(current, totals)
+        return engine
+
+    def _persist(self, conn: sqlite3.Connection, events: list[AlertEvent], now: int) -> None:
+        """Store lifecycle events and queue the notifications they call for (same txn)."""
+        event_ids = store.save_events(conn, events, now)
+        if not self.notifier.channels:
+            return
+        policy = self.config.notify
+        channels = list(self.notifier.channels)
+        for event, event_id in zip(events, event_ids, strict=True):
+            alert = event.alert
+            if event.type == "acknowledged":
+                store.cancel_reminders(conn, alert.id)
+            before = store.notified_at(conn, alert.id) is not None
+            if not wants_notification(event.type, alert, before, policy):
+                continue
+            due = now + (policy.group_wait if event.type == "opened" else 0)
+            store.enqueue(
+                conn,
+                alert_id=alert.id,
+                event_id=event_id,
+                kind=event.type,
+                channels=channels,
+                payload=event_payload(event.type, alert, event.detail, event.at),
+                now=now,
+                due=due,
+            )
+            store.set_notified(conn, [alert.id], now)
+
+    def _queue_reminders(self, conn: sqlite3.Connection, now: int) -> None:
+        """Firing, unacknowledged alerts are re-sent every repeat_interval."""
+        if not self.notifier.channels:
+            return
+        for alert in store.reminders_due(conn, now - self.config.notify.repeat_interval):
+            detail = f"still firing since {iso(alert.first_seen)}"
+            store.enqueue(
+                conn,
+                alert_id=alert.id,
+                event_id=None,
+                kind="reminder",
+                channels=list(self.notifier.channels),
+                payload=event_payload("reminder", alert, detail, now),
+                now=now,
+                due=now,
+            )
+            store.set_notified(conn, [alert.id], now)
+
+    def _changed_alerts(self, engine: Engine) -> list[Alert]:
+        """Open alerts whose row differs from what was last saved (last seen, peak...).
+
+        The lifecycle emits events only for real changes of state; a still-firing alert's
+        last_seen moves every minute without one, and its row must follow.
+        """
+        changed = []
+        for alert in engine.open_alerts():
+            if self._saved.get(alert.id) != alert:
+                copy = dataclasses.replace(alert)
+                self._saved[alert.id] = copy
+                changed.append(copy)
+        if len(self._saved) > 1000:
+            keep = {a.id for a in engine.open_alerts()}
+            self._saved = {k: v for k, v in self._saved.items() if k in keep}
+        return changed
+
+    def _engine_for_write(self, conn: sqlite3.Connection) -> Engine:
+        """The engine, rebuilt first if an earlier failure left it ahead of the database."""
+        if self._engine_dirty:
+            self.engine = self._build_engine(conn)
+            self._engine_dirty = False
+        return self.engine
 
     def close(self) -> None:
         """Commit what is queued, then close every connection."""
+        self.notifier.close()
         self.writer.close()
         self.readers.close()
         self._conn.close()
@@ -114,7 +308,7 @@ class Receiver:
         body_hash = hashlib.sha256(body).hexdigest() if idempotency_key else ""
         now = int(time.time())
 
-        def work(conn: sqlite3.Connection) -> IngestResult:
+        def work(conn: sqlite3.Connection) -> tuple[IngestResult, int, list[Verdict]]:
             if idempotency_key is not None:
                 seen = store.idempotent_answer(conn, idempotency_key)
                 if seen is not None:
@@ -122,40 +316,128 @@ class Receiver:
                         raise IdempotencyConflict(
                             "this Idempotency-Key was already used with a different body"
                         )
-                    return IngestResult(seen[1], json.loads(seen[2]), replayed=True)
-            verdicts = [Verdict() for _ in records]
-            ids = store.insert_records(conn, self._next_id, records, verdicts, now)
-            answer = {
-                "accepted": len(records),
-                "records": [
-                    record_json(
-                        StoredRecord(
-                            i, r.ts, r.status, r.count, v.severity, v.score, v.expected, v.upper
-                        )
-                    )
-                    for i, r, v in zip(ids, records, verdicts, strict=True)
-                ],
-                "alerts": [],
-            }
+                    return IngestResult(seen[1], seen[2].encode(), [], replayed=True), 0, []
+            with self._engine_lock:
+                engine = self._engine_for_write(conn)
+                self._engine_dirty = True  # until everything below has succeeded
+                started = time.perf_counter()
+                judged = [engine.ingest(r) for r in records]
+                self.metrics.detect_time.observe((time.perf_counter() - started) / len(records))
+                watermark = engine.watermark
+                changed = self._changed_alerts(engine)
+            verdicts = [_verdict(j.severity, j.score, j.expected, j.upper) for j in judged]
+            events = [e for j in judged for e in j.events]
+            first_id = self._next_id
+            store.insert_records(conn, first_id, records, verdicts, now)
+            if events:
+                self._persist(conn, events, now)
+            for alert in changed:
+                store.save_alert(conn, alert, now)
+            alerts = _alerts_touched(events)
+            body = b""
             if idempotency_key is not None:
-                store.remember_answer(
-                    conn, idempotency_key, body_hash, 201, json.dumps(answer), now
-                )
+                body = ingest_answer(first_id, records, verdicts, alerts)
+                store.remember_answer(conn, idempotency_key, body_hash, 201, body.decode(), now)
             # Last, so a failure above leaves the writer's state as it was.
             self._next_id += len(records)
-            return IngestResult(201, answer)
+            self._engine_dirty = False
+            if watermark is not None and watermark != self._watermark:
+                self._watermark, self._watermark_wall = watermark, time.time()
+            return IngestResult(201, body, alerts), first_id, verdicts
 
-        result: IngestResult = self.writer.call(work, weight=len(records))
+        result, first_id, verdicts = self.writer.call(work, weight=len(records))
+        if not result.body:  # built here, outside the writer, when nothing had to store it
+            result.body = ingest_answer(first_id, records, verdicts, result.alerts)
         if not result.replayed:
             self.rate.add(len(records))
+            self._count(records)
+            if result.alerts:
+                self.notifier.wake()
         return result
 
     def _on_commit_failure(self, exc: BaseException) -> None:
         """Nothing of the batch is stored: re-read the writer state from the database."""
         self._next_id = store.next_record_id(self._conn)
+        self._engine_dirty = True
+
+    def event_clock(self, wall: float | None = None) -> int:
+        """Event time now: the newest event minute plus the wall time since it arrived.
+
+        Live, this tracks the wall clock; during a replay of history (newest event far behind
+        the wall clock) it stays at the watermark, so idle time never reads as missing data.
+        """
+        wall = time.time() if wall is None else wall
+        if self._watermark is None:
+            return int(wall)
+        if self._watermark_wall - self._watermark > REPLAY_LAG_SECONDS:
+            return self._watermark
+        return int(self._watermark + (wall - self._watermark_wall))
+
+    def _tick(self, conn: sqlite3.Connection) -> None:
+        now = int(time.time())
+        with self._engine_lock:
+            engine = self._engine_for_write(conn)
+            events = engine.tick(now, self.event_clock())
+        if events:
+            self._persist(conn, events, now)
+        self._queue_reminders(conn, now)
+
+    def _count(self, records: list[Record]) -> None:
+        per_status: dict[str, list[int]] = {}
+        for r in records:
+            slot = per_status.setdefault(r.status, [0, 0])
+            slot[0] += 1
+            slot[1] += r.count
+        for status, (n, total) in per_status.items():
+            self.metrics.records.inc(n, status)
+            self.metrics.transactions.inc(total, status)
+
+    def _register_gauges(self) -> None:
+        m = self.metrics
+
+        def last_event() -> list[tuple[tuple[str, ...], float]]:
+            newest = store.newest_minute(self.readers.get())
+            return [] if newest is None else [((), float(newest))]
+
+        def alerts() -> list[tuple[tuple[str, ...], float]]:
+            counts = {"firing": 0, "acknowledged": 0}
+            counts.update(store.open_alert_counts(self.readers.get()))
+            return [((state,), float(n)) for state, n in sorted(counts.items())]
+
+        def notifications() -> list[tuple[tuple[str, ...], float]]:
+            return [((c, s), float(n)) for c, s, n in store.notification_counts(self.readers.get())]
+
+        m.add_gauge(
+            "txmon_last_event_timestamp_seconds",
+            "Event time (epoch s) of the newest stored minute.",
+            (),
+            last_event,
+        )
+        m.add_gauge(
+            "txmon_records_stored",
+            "Records in the database.",
+            (),
+            lambda: [((), float(store.records_stored(self.readers.get())))],
+        )
+        m.add_gauge("txmon_alerts_open", "Open alerts by state.", ("state",), alerts)
+        m.add_gauge(
+            "txmon_notifications",
+            "Outbox rows by channel and state.",
+            ("channel", "state"),
+            notifications,
+        )
+        m.add_gauge(
+            "txmon_ingest_rate_records_per_second",
+            "Records stored per second over the last minute.",
+            (),
+            lambda: [((), self.rate.rate())],
+        )
 
     def _housekeeping(self, conn: sqlite3.Connection) -> None:
         now = time.time()
+        if now >= self._next_tick:
+            self._next_tick = now + self.tick_seconds
+            self._tick(conn)
         if now >= self._next_cleanup:
             self._next_cleanup = now + 600
             store.forget_answers_before(conn, int(now) - self.config.idempotency_hours * 3600)
@@ -215,6 +497,19 @@ class Receiver:
                     "records": records,
                     "share": count / total if total else 0.0,
                 }
+        baselines: dict[str, Any] = {}
+        profiles: dict[str, Any] = {}
+        if newest is not None:
+            with self._engine_lock:
+                for name in statuses:
+                    expected, upper = self.engine.baseline(name, newest)
+                    baselines[name] = {"expected": round(expected, 3), "upper": round(upper, 3)}
+                    profiles[name] = [
+                        {"hour": hour, "average": round(avg, 3), "upper": round(up, 3)}
+                        for hour, (avg, up) in enumerate(self.engine.hourly_profile(name))
+                    ]
+        for name, doc in statuses.items():
+            doc["baseline"] = baselines.get(name)
         return {
             "minutes": minutes,
             "start": iso(newest - (minutes - 1) * MINUTE) if newest is not None else None,
@@ -223,7 +518,183 @@ class Receiver:
             "statuses": statuses,
             "records_stored": store.records_stored(conn),
             "ingest_rate": round(self.rate.rate(), 3),
+            "alerts": {"firing": 0, "acknowledged": 0, **store.open_alert_counts(conn)},
+            "hourly_profile": profiles,
         }
+
+    # --- alerts and silences -----------------------------------------------------------------
+
+    def alerts(self, states: tuple[str, ...], limit: int) -> dict[str, Any]:
+        rows = store.list_alerts(self.readers.get(), states, limit)
+        if "firing" in states and "acknowledged" in states:
+            rows.sort(key=lambda a: (a.state != "firing", -a.id))  # firing first
+        return {"alerts": [alert_json(a) for a in rows]}
+
+    def alert(self, alert_id: int) -> dict[str, Any] | None:
+        conn = self.readers.get()
+        found = store.get_alert(conn, alert_id)
+        if found is None:
+            return None
+        timeline = store.alert_timeline(conn, alert_id)
+        for entry in timeline:
+            entry["at"] = iso(entry["at"])  # type: ignore[arg-type]
+            entry["recorded_at"] = iso(entry["recorded_at"])  # type: ignore[arg-type]
+        return {**alert_json(found), "timeline": timeline}
+
+    def _operate(self, change: Callable[[Engine, int], list[AlertEvent]]) -> list[AlertEvent]:
+        """Run an operator action on the engine in the writer and persist its events."""
+        now = int(time.time())
+
+        def work(conn: sqlite3.Connection) -> list[AlertEvent]:
+            with self._engine_lock:
+                events = change(self._engine_for_write(conn), now)
+            if events:
+                self._persist(conn, events, now)
+            return events
+
+        result: list[AlertEvent] = self.writer.call(work)
+        self.notifier.wake()
+        return result
+
+    def ack(self, alert_id: int, by: str, note: str | None) -> dict[str, Any]:
+        """Acknowledge; AlertNotFound (404) or AlertConflict (409: resolved, or already)."""
+        self._check_open(alert_id)
+
+        def change(engine: Engine, now: int) -> list[AlertEvent]:
+            current = engine.alert(alert_id)
+            if current.state == "acknowledged":
+                raise AlertConflict(
+                    f"alert {alert_id} is already acknowledged by {current.acknowledged_by}"
+                )
+            return engine.ack(alert_id, by, note, now)
+
+        events = self._operate(change)
+        return alert_json(events[-1].alert)
+
+    def unack(self, alert_id: int) -> dict[str, Any]:
+        """Undo an acknowledgement; AlertConflict when the alert is not acknowledged."""
+        self._check_open(alert_id)
+        events = self._operate(lambda engine, now: engine.unack(alert_id, now))
+        return alert_json(events[-1].alert)
+
+    def _check_open(self, alert_id: int) -> None:
+        """The store's word on alerts the engine no longer holds (old or resolved)."""
+        found = store.get_alert(self.readers.get(), alert_id)
+        if found is None:
+            raise AlertNotFound(f"no alert with id {alert_id}")
+        if found.state == "resolved":
+            raise AlertConflict(f"alert {alert_id} is resolved; nothing to acknowledge")
+
+    def add_silence(self, status: str | None, minutes: int, by: str, reason: str) -> dict[str, Any]:
+        now = int(time.time())
+
+        def work(conn: sqlite3.Connection) -> Silence:
+            with self._engine_lock:
+                engine = self._engine_for_write(conn)
+                silence = engine.add_silence(status, minutes, by, reason, now)
+                changed = [a for a in engine.open_alerts() if a.silenced]
+            store.save_silence(conn, silence)
+            for alert in changed:
+                store.save_alert(conn, alert, now)
+            return silence
+
+        silence: Silence = self.writer.call(work)
+        return silence_json(silence)
+
+    def silences(self) -> dict[str, Any]:
+        rows = store.list_silences(self.readers.get(), int(time.time()))
+        return {"silences": [silence_json(s) for s in rows]}
+
+    def remove_silence(self, silence_id: int) -> bool:
+        """False when no such silence is in force."""
+        now = int(time.time())
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if store.get_silence(conn, silence_id) is None:
+                return False
+            # Already expired in the engine (KeyError) is fine: the store still closes it.
+            with self._engine_lock, contextlib.suppress(KeyError):
+                self._engine_for_write(conn).remove_silence(silence_id)
+            store.remove_silence(conn, silence_id, now)
+            return True
+
+        removed: bool = self.writer.call(work)
+        return removed
+
+    # --- notifications ------------------------------------------------------------------------
+
+    def notifications(self, limit: int) -> dict[str, Any]:
+        rows = store.list_notifications(self.readers.get(), limit)
+        return {
+            "channels": [c["name"] for c in self.config.notify.describe()],
+            "notifications": [
+                {
+                    "id": r.id,
+                    "alert_id": r.alert_id,
+                    "event": r.kind,
+                    "channel": r.channel,
+                    "state": r.state,
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                    "created_at": iso(r.created_at),
+                    "sent_at": _iso_or_none(r.sent_at),
+                    "next_attempt_at": iso(int(r.next_attempt_at))
+                    if r.state == "pending"
+                    else None,
+                }
+                for r in rows
+            ],
+        }
+
+    def test_fire(self, channel: str | None) -> list[dict[str, Any]]:
+        """Send a marked test message now through every channel (or one); each one's result.
+
+        NoChannels when nothing is configured; KeyError for an unknown channel name.
+        """
+        channels = self.notifier.channels
+        if not channels:
+            raise NoChannels(
+                "no notification channel is configured: set TXMON_TELEGRAM_TOKEN and "
+                "TXMON_TELEGRAM_CHAT_ID, TXMON_SMTP_HOST/EMAIL_FROM/EMAIL_TO, or "
+                "TXMON_WEBHOOK_URL (see docs/alerts.md)"
+            )
+        if channel is not None and channel not in channels:
+            raise KeyError(channel)
+        targets = [channels[channel]] if channel else list(channels.values())
+        now = int(time.time())
+        message = render_test(now)
+
+        def attempt(target: Channel) -> Outcome:
+            try:
+                return target.send(message)
+            except Exception as exc:  # report, never crash the request
+                return Outcome("failed", f"internal error: {type(exc).__name__}", None)
+
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            outcomes = list(pool.map(attempt, targets))
+        payload = json.dumps({"type": "test", "at": now}, separators=(",", ":"))
+
+        def work(conn: sqlite3.Connection) -> None:
+            for target, outcome in zip(targets, outcomes, strict=True):
+                store.record_delivered(
+                    conn,
+                    kind="test",
+                    channel=target.name,
+                    state="sent" if outcome.state == "sent" else "failed",
+                    error=outcome.error,
+                    payload=payload,
+                    now=now,
+                )
+
+        self.writer.call(work)
+        return [
+            {
+                "channel": target.name,
+                "result": "sent" if outcome.state == "sent" else (outcome.error or outcome.state),
+                "ok": outcome.state == "sent",
+            }
+            for target, outcome in zip(targets, outcomes, strict=True)
+        ]
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, document): the DB answers a read and the writer thread is alive."""
@@ -243,3 +714,17 @@ class Receiver:
             "schema_version": self.schema_version,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
+
+
+def _alerts_touched(events: list[AlertEvent]) -> list[dict[str, Any]]:
+    """Each alert an ingest opened or changed, as it stands after the request."""
+    latest: dict[int, AlertEvent] = {}
+    for event in events:
+        latest[event.alert_id] = event
+    types: dict[int, list[str]] = {}
+    for event in events:
+        types.setdefault(event.alert_id, []).append(event.type)
+    return [
+        {**alert_json(e.alert), "event": e.type, "events": types[e.alert_id]}
+        for e in latest.values()
+    ]

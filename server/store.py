@@ -4,12 +4,14 @@ the read queries used by the API. A different backend only has to replace this m
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.alerts import Alert, AlertEvent, Silence
 from server.records import Record
 
 # Each entry moves the schema one version forward; never edit a released entry, append one.
@@ -45,6 +47,68 @@ MIGRATIONS: tuple[str, ...] = (
         created_at INTEGER NOT NULL
     );
     CREATE INDEX idempotency_created ON idempotency (created_at);
+    """,
+    # 2: alerts (one row per incident, kept current), their timeline, and silences.
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        peak_count INTEGER NOT NULL,
+        peak_score REAL NOT NULL,
+        expected REAL NOT NULL,
+        acknowledged_by TEXT,
+        acknowledged_at INTEGER,
+        ack_note TEXT,
+        resolved_at INTEGER,
+        silenced INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX alerts_state_id ON alerts (state, id);
+    CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts (id),
+        type TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL
+    );
+    CREATE INDEX alert_events_alert_id ON alert_events (alert_id, id);
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        status TEXT,
+        created_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        removed_at INTEGER
+    );
+    """,
+    # 3: the notification outbox, filled in the same transaction as the alert events.
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER,
+        event_id INTEGER,
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER
+    );
+    CREATE UNIQUE INDEX outbox_event_channel ON outbox (event_id, channel)
+        WHERE event_id IS NOT NULL;
+    CREATE INDEX outbox_due ON outbox (state, channel, next_attempt_at);
+    ALTER TABLE alerts ADD COLUMN notified_at INTEGER;
     """,
 )
 
@@ -181,6 +245,73 @@ def forget_answers_before(conn: sqlite3.Connection, cutoff: int) -> int:
     return conn.execute("DELETE FROM idempotency WHERE created_at < ?", (cutoff,)).rowcount
 
 
+_ALERT_FIELDS = (
+    "id",
+    "status",
+    "kind",
+    "state",
+    "severity",
+    "first_seen",
+    "last_seen",
+    "peak_count",
+    "peak_score",
+    "expected",
+    "acknowledged_by",
+    "acknowledged_at",
+    "ack_note",
+    "resolved_at",
+    "silenced",
+)
+_ALERT_COLUMNS = ", ".join(_ALERT_FIELDS)
+
+
+def save_events(conn: sqlite3.Connection, events: Sequence[AlertEvent], now: int) -> list[int]:
+    """Bring each alert's row to its latest state, record the events; return their ids."""
+    latest = {event.alert_id: event.alert for event in events}
+    for alert in latest.values():
+        save_alert(conn, alert, now)
+    ids = []
+    for e in events:
+        cursor = conn.execute(
+            "INSERT INTO alert_events (alert_id, type, at, detail, snapshot, recorded_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (e.alert_id, e.type, e.at, e.detail, json.dumps(e.alert.as_dict()), now),
+        )
+        ids.append(int(cursor.lastrowid or 0))
+    return ids
+
+
+def save_alert(conn: sqlite3.Connection, alert: Alert, now: int) -> None:
+    values = [getattr(alert, name) for name in _ALERT_FIELDS]
+    conn.execute(
+        f"INSERT INTO alerts ({_ALERT_COLUMNS}, updated_at)"
+        f" VALUES ({','.join('?' * (len(_ALERT_FIELDS) + 1))})"
+        " ON CONFLICT (id) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in _ALERT_FIELDS[1:])
+        + ", updated_at = excluded.updated_at",
+        [*values, now],
+    )
+
+
+def save_silence(conn: sqlite3.Connection, silence: Silence) -> None:
+    conn.execute(
+        "INSERT INTO silences (id, status, created_by, reason, created_at, expires_at)"
+        " VALUES (?,?,?,?,?,?)",
+        (
+            silence.id,
+            silence.status,
+            silence.created_by,
+            silence.reason,
+            silence.created_at,
+            silence.expires_at,
+        ),
+    )
+
+
+def remove_silence(conn: sqlite3.Connection, silence_id: int, now: int) -> None:
+    conn.execute("UPDATE silences SET removed_at = ? WHERE id = ?", (now, silence_id))
+
+
 # --- read path (any thread, own connection) ------------------------------------------------
 
 
@@ -288,3 +419,242 @@ def minute_totals_since(conn: sqlite3.Connection, first: int) -> Iterable[tuple[
         "SELECT minute, status, count FROM minute_totals WHERE minute >= ? ORDER BY minute",
         (first,),
     )
+
+
+def _alert(row: Sequence[object]) -> Alert:
+    values = dict(zip(_ALERT_FIELDS, row, strict=True))
+    values["silenced"] = bool(values["silenced"])
+    return Alert(**values)  # type: ignore[arg-type]
+
+
+def list_alerts(conn: sqlite3.Connection, states: Sequence[str], limit: int) -> list[Alert]:
+    """Alerts in the given states, newest first."""
+    marks = ",".join("?" * len(states))
+    rows = conn.execute(
+        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state IN ({marks}) ORDER BY id DESC LIMIT ?",
+        [*states, limit],
+    )
+    return [_alert(row) for row in rows]
+
+
+def get_alert(conn: sqlite3.Connection, alert_id: int) -> Alert | None:
+    row = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    return _alert(row) if row else None
+
+
+def alert_timeline(conn: sqlite3.Connection, alert_id: int) -> list[dict[str, object]]:
+    rows = conn.execute(
+        "SELECT type, at, detail, recorded_at FROM alert_events WHERE alert_id = ? ORDER BY id",
+        (alert_id,),
+    )
+    return [{"type": t, "at": at, "detail": d, "recorded_at": r} for t, at, d, r in rows]
+
+
+def open_alert_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT state, COUNT(*) FROM alerts WHERE state != 'resolved' GROUP BY state"
+    )
+    return dict(rows.fetchall())
+
+
+def max_alert_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0])
+
+
+def max_silence_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM silences").fetchone()[0])
+
+
+def list_silences(conn: sqlite3.Connection, now: int) -> list[Silence]:
+    """Silences in force: not removed and not yet expired."""
+    rows = conn.execute(
+        "SELECT id, status, created_by, reason, created_at, expires_at FROM silences"
+        " WHERE removed_at IS NULL AND expires_at > ? ORDER BY id",
+        (now,),
+    )
+    return [Silence(*row) for row in rows]
+
+
+def get_silence(conn: sqlite3.Connection, silence_id: int) -> Silence | None:
+    row = conn.execute(
+        "SELECT id, status, created_by, reason, created_at, expires_at FROM silences"
+        " WHERE id = ? AND removed_at IS NULL",
+        (silence_id,),
+    ).fetchone()
+    return Silence(*row) if row else None
+
+
+# --- outbox ------------------------------------------------------------------------------
+
+_OUTBOX_COLUMNS = (
+    "id, alert_id, event_id, kind, channel, state, attempts, next_attempt_at, last_error,"
+    " payload, created_at, sent_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One notification to one channel, and how its delivery stands."""
+
+    id: int
+    alert_id: int | None
+    event_id: int | None
+    kind: str
+    channel: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    payload: str
+    created_at: int
+    sent_at: int | None
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    *,
+    alert_id: int | None,
+    event_id: int | None,
+    kind: str,
+    channels: Sequence[str],
+    payload: str,
+    now: int,
+    due: float,
+    state: str = "pending",
+) -> None:
+    """Queue one notification per channel (in the caller's transaction)."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO outbox (alert_id, event_id, kind, channel, state, attempts,"
+        " next_attempt_at, payload, created_at) VALUES (?,?,?,?,?,0,?,?,?)",
+        [(alert_id, event_id, kind, channel, state, due, payload, now) for channel in channels],
+    )
+
+
+def record_delivered(
+    conn: sqlite3.Connection,
+    *,
+    kind: str,
+    channel: str,
+    state: str,
+    error: str | None,
+    payload: str,
+    now: int,
+) -> None:
+    """A notification sent at once (test-fire), kept in the outbox for the record."""
+    conn.execute(
+        "INSERT INTO outbox (alert_id, event_id, kind, channel, state, attempts, next_attempt_at,"
+        " last_error, payload, created_at, sent_at) VALUES (NULL, NULL, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        (kind, channel, state, now, error, payload, now, now if state == "sent" else None),
+    )
+
+
+def due_notifications(
+    conn: sqlite3.Connection, channel: str, now: float, limit: int = 50
+) -> list[OutboxRow]:
+    rows = conn.execute(
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND channel = ?"
+        " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        (channel, now, limit),
+    )
+    return [OutboxRow(*row) for row in rows]
+
+
+def waiting_openings(conn: sqlite3.Connection, channel: str) -> list[OutboxRow]:
+    """Not-yet-due first attempts of 'opened' notifications: they join a group sent now."""
+    rows = conn.execute(
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND channel = ?"
+        " AND kind = 'opened' AND attempts = 0 ORDER BY id",
+        (channel,),
+    )
+    return [OutboxRow(*row) for row in rows]
+
+
+def next_due(conn: sqlite3.Connection, channel: str) -> float | None:
+    row = conn.execute(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND channel = ?",
+        (channel,),
+    ).fetchone()
+    return row[0]
+
+
+def mark_sending(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+    """Record the attempt before it is made: a crash mid-send leaves the row 'sending'."""
+    conn.executemany(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?",
+        [(i,) for i in ids],
+    )
+
+
+def mark_outcome(
+    conn: sqlite3.Connection,
+    ids: Sequence[int],
+    state: str,
+    *,
+    error: str | None,
+    now: int,
+    retry_at: float | None = None,
+) -> None:
+    conn.executemany(
+        "UPDATE outbox SET state = ?, last_error = ?, sent_at = ?,"
+        " next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+        [(state, error, now if state == "sent" else None, retry_at, i) for i in ids],
+    )
+
+
+def mark_in_flight_ambiguous(conn: sqlite3.Connection) -> int:
+    """At start-up: sends that were under way when the process died may or may not have
+    arrived; they are marked, never silently repeated."""
+    return conn.execute(
+        "UPDATE outbox SET state = 'ambiguous', last_error = 'receiver stopped during the send;"
+        " delivery unknown, not retried' WHERE state = 'sending'"
+    ).rowcount
+
+
+def fail_unknown_channels(conn: sqlite3.Connection, known: Sequence[str]) -> int:
+    marks = ",".join("?" * len(known)) or "''"
+    return conn.execute(
+        f"UPDATE outbox SET state = 'failed', last_error = 'channel no longer configured'"
+        f" WHERE state = 'pending' AND channel NOT IN ({marks})",
+        list(known),
+    ).rowcount
+
+
+def list_notifications(conn: sqlite3.Connection, limit: int) -> list[OutboxRow]:
+    rows = conn.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?", (limit,))
+    return [OutboxRow(*row) for row in rows]
+
+
+def notification_counts(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """(channel, state, count) over the whole outbox."""
+    return conn.execute(
+        "SELECT channel, state, COUNT(*) FROM outbox GROUP BY channel, state ORDER BY 1, 2"
+    ).fetchall()
+
+
+def notified_at(conn: sqlite3.Connection, alert_id: int) -> int | None:
+    row = conn.execute("SELECT notified_at FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    return row[0] if row else None
+
+
+def cancel_reminders(conn: sqlite3.Connection, alert_id: int) -> None:
+    conn.execute(
+        "UPDATE outbox SET state = 'cancelled', last_error = 'acknowledged before delivery'"
+        " WHERE alert_id = ? AND kind = 'reminder' AND state = 'pending'",
+        (alert_id,),
+    )
+
+
+def set_notified(conn: sqlite3.Connection, alert_ids: Sequence[int], now: int) -> None:
+    conn.executemany(
+        "UPDATE alerts SET notified_at = ? WHERE id = ?", [(now, i) for i in alert_ids]
+    )
+
+
+def reminders_due(conn: sqlite3.Connection, before: int) -> list[Alert]:
+    """Firing, unsilenced alerts not notified since `before`."""
+    rows = conn.execute(
+        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state = 'firing' AND silenced = 0"
+        " AND notified_at IS NOT NULL AND notified_at < ? ORDER BY id",
+        (before,),
+    )
+    return [_alert(row) for row in rows]

@@ -87,7 +87,12 @@ def test_summary_has_totals_shares_and_newest_event_time(live: Live) -> None:
     assert body["records_stored"] == 3
     assert body["newest_event_time"] == "2025-07-12T10:01:00Z"
     assert body["statuses"]["approved"]["share"] == pytest.approx(0.9)
-    assert body["statuses"]["denied"] == {"count": 6, "records": 1, "share": pytest.approx(0.06)}
+    denied = body["statuses"]["denied"]
+    assert (denied["count"], denied["records"]) == (6, 1)
+    assert denied["share"] == pytest.approx(0.06)
+    assert set(denied["baseline"]) == {"expected", "upper"}
+    assert body["alerts"] == {"firing": 0, "acknowledged": 0}
+    assert len(body["hourly_profile"]["approved"]) == 24
     assert body["ingest_rate"] > 0
     narrow = live.client.get("/api/v1/summary", params={"minutes": 1}).json()
     assert narrow["total"] == 10
@@ -170,6 +175,9 @@ def test_docs_configuration_md_lists_every_setting() -> None:
     from tests.conftest import REPO
 
     text = (REPO / "docs" / "configuration.md").read_text()
-    missing = [s.name for s in SETTINGS if f"`{s.section}.{s.name}`" not in text or
-               f"`{s.env}`" not in text]
+    missing = [
+        s.name
+        for s in SETTINGS
+        if f"`{s.section}.{s.name}`" not in text or f"`{s.env}`" not in text
+    ]
     assert missing == []

@@ -1,0 +1,277 @@
+"""The API's endpoints: each decodes its query or body, calls `Receiver`, and returns
+(status code, JSON document). Routing, auth and error encoding live in `server.http`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from server import openapi
+from server.alerts import AlertConflict, AlertNotFound
+from server.bodies import BodyError, Rejected, parse_body
+from server.http import ApiError, JsonBytes, RequestHandler, Router
+from server.records import STATUS_RE
+from server.service import IdempotencyConflict, NoChannels
+from server.writer import WriterClosed
+
+log = logging.getLogger("txmon.http")
+
+MAX_KEY_LENGTH = 255
+MAX_NAME_LENGTH = 64
+MAX_TEXT_LENGTH = 1000
+ALERT_STATES = {
+    "firing": ("firing",),
+    "acknowledged": ("acknowledged",),
+    "resolved": ("resolved",),
+    "open": ("firing", "acknowledged"),
+    "all": ("firing", "acknowledged", "resolved"),
+}
+
+Query = dict[str, list[str]]
+Params = tuple[str, ...]
+
+
+def query_int(
+    query: dict[str, list[str]], name: str, default: int | None, low: int, high: int
+) -> int | None:
+    """An integer query parameter within [low, high], or a 400 that says what is wrong."""
+    values = query.get(name)
+    if not values:
+        return default
+    try:
+        value = int(values[-1])
+    except ValueError:
+        raise ApiError(400, f"query parameter {name!r} must be an integer") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"query parameter {name!r} must be between {low} and {high}")
+    return value
+
+
+def query_list(query: dict[str, list[str]], name: str) -> list[str]:
+    """Repeated or comma-separated values: `?status=a,b` or `?status=a&status=b`."""
+    return [v for raw in query.get(name, []) for v in raw.split(",") if v]
+
+
+def _writer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a Receiver write; a stopped or failing writer becomes a 503 the client can retry."""
+    try:
+        return call(*args, **kwargs)
+    except (WriterClosed, TimeoutError):
+        raise ApiError(
+            503, "the receiver is shutting down or overloaded; retry", retry_after=1
+        ) from None
+
+
+def text_field(doc: dict[str, Any], name: str, default: str | None, limit: int) -> str | None:
+    """An optional string field of a JSON body, bounded in length."""
+    value = doc.get(name, default)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"{name!r} must be a string")
+    if len(value) > limit:
+        raise ApiError(400, f"{name!r} must be at most {limit} characters")
+    return value
+
+
+def path_id(params: Params, what: str) -> int:
+    try:
+        value = int(params[0])
+    except ValueError:
+        raise ApiError(404, f"no {what} with id {params[0]!r}") from None
+    if not 0 < value < 2**62:
+        raise ApiError(404, f"no {what} with id {value}")
+    return value
+
+
+# --- transactions -----------------------------------------------------------------------------
+
+
+def post_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    started = time.perf_counter()
+    config = h.server.config
+    body = h.read_body()
+    key = h.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise ApiError(400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters")
+    try:
+        parsed = parse_body(
+            body,
+            h.headers.get("content-type"),
+            max_records=config.max_batch_records,
+            not_after=int(time.time()) + config.max_future_seconds,
+        )
+    except BodyError as exc:
+        raise ApiError(exc.code, exc.message) from None
+    if isinstance(parsed, Rejected):
+        raise ApiError(
+            422,
+            f"{parsed.total} problem(s) in the records; nothing was stored",
+            details=[d.as_dict() for d in parsed.details],
+        )
+    try:
+        result = _writer_call(h.server.receiver.ingest, parsed, idempotency_key=key, body=body)
+    except IdempotencyConflict as exc:
+        raise ApiError(422, str(exc)) from None
+    except ApiError:
+        raise
+    except Exception:
+        log.exception("storing records failed")
+        raise ApiError(
+            503, "storage is unavailable; nothing was stored, retry", retry_after=5
+        ) from None
+    h.server.receiver.metrics.ingest_latency.observe(time.perf_counter() - started)
+    return result.code, JsonBytes(result.body)
+
+
+def get_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    limit = query_int(query, "limit", 100, 1, 1000)
+    before = query_int(query, "before_id", None, 0, 2**62)
+    after = query_int(query, "after_id", None, 0, 2**62)
+    assert limit is not None
+    return 200, h.server.receiver.transactions(
+        limit=limit,
+        before_id=before,
+        after_id=after,
+        statuses=query_list(query, "status"),
+        severities=query_list(query, "severity"),
+    )
+
+
+def get_series(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    minutes = query_int(query, "minutes", 60, 1, 1440)
+    status = query_list(query, "status")
+    assert minutes is not None
+    return 200, h.server.receiver.series(minutes, status[0] if status else None)
+
+
+def get_summary(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    minutes = query_int(query, "minutes", 60, 1, 10080)
+    assert minutes is not None
+    return 200, h.server.receiver.summary(minutes)
+
+
+def get_health(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    healthy, document = h.server.receiver.health()
+    return (200 if healthy else 503), document
+
+
+def get_openapi(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    return 200, openapi.document()
+
+
+# --- alerts and silences ------------------------------------------------------------------
+
+
+def get_alerts(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    state = (query.get("state") or ["open"])[-1]
+    if state not in ALERT_STATES:
+        raise ApiError(400, f"state must be one of {', '.join(ALERT_STATES)}")
+    limit = query_int(query, "limit", 100, 1, 1000)
+    assert limit is not None
+    return 200, h.server.receiver.alerts(ALERT_STATES[state], limit)
+
+
+def get_alert(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    alert_id = path_id(params, "alert")
+    found = h.server.receiver.alert(alert_id)
+    if found is None:
+        raise ApiError(404, f"no alert with id {alert_id}")
+    return 200, found
+
+
+def post_ack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    alert_id = path_id(params, "alert")
+    doc = h.read_json()
+    by = text_field(doc, "by", "api", MAX_NAME_LENGTH) or "api"
+    note = text_field(doc, "note", None, MAX_TEXT_LENGTH)
+    try:
+        return 200, _writer_call(h.server.receiver.ack, alert_id, by, note)
+    except AlertNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except AlertConflict as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+def post_unack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    alert_id = path_id(params, "alert")
+    h.read_body()
+    try:
+        return 200, _writer_call(h.server.receiver.unack, alert_id)
+    except AlertNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except AlertConflict as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+def post_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    doc = h.read_json()
+    status = doc.get("status")
+    if status is not None and (not isinstance(status, str) or not STATUS_RE.fullmatch(status)):
+        raise ApiError(400, "'status' must match [a-z0-9_]{1,32}, or be null to silence all")
+    minutes = doc.get("minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 43_200:
+        raise ApiError(400, "'minutes' must be a whole number from 1 to 43200 (30 days)")
+    by = text_field(doc, "by", "api", MAX_NAME_LENGTH) or "api"
+    reason = text_field(doc, "reason", "", MAX_TEXT_LENGTH) or ""
+    return 201, _writer_call(h.server.receiver.add_silence, status, minutes, by, reason)
+
+
+def get_silences(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    return 200, h.server.receiver.silences()
+
+
+def delete_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    silence_id = path_id(params, "silence")
+    if not _writer_call(h.server.receiver.remove_silence, silence_id):
+        raise ApiError(404, f"no silence in force with id {silence_id}")
+    return 200, {"removed": silence_id}
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+def get_notifications(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    limit = query_int(query, "limit", 100, 1, 1000)
+    assert limit is not None
+    return 200, h.server.receiver.notifications(limit)
+
+
+def post_test_alert(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    doc = h.read_json()
+    channel = text_field(doc, "channel", None, 200)
+    try:
+        results = _writer_call(h.server.receiver.test_fire, channel)
+    except NoChannels as exc:
+        raise ApiError(409, str(exc)) from None
+    except KeyError:
+        known = ", ".join(h.server.receiver.notifier.channels)
+        raise ApiError(404, f"no channel named {channel!r}; configured: {known}") from None
+    return 200, {"results": results}
+
+
+def get_metrics(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
+    return 200, h.server.receiver.metrics.render()
+
+
+def build_router() -> Router:
+    router = Router()
+    router.add("POST", "/api/v1/transactions", post_transactions)
+    router.add("POST", "/receive_transaction", post_transactions)
+    router.add("GET", "/api/v1/transactions", get_transactions)
+    router.add("GET", "/api/v1/series", get_series)
+    router.add("GET", "/api/v1/summary", get_summary)
+    router.add("GET", "/api/v1/openapi.json", get_openapi)
+    router.add("GET", "/api/v1/alerts", get_alerts)
+    router.add("GET", "/api/v1/alerts/{id}", get_alert)
+    router.add("POST", "/api/v1/alerts/{id}/ack", post_ack)
+    router.add("POST", "/api/v1/alerts/{id}/unack", post_unack)
+    router.add("POST", "/api/v1/silences", post_silence)
+    router.add("GET", "/api/v1/silences", get_silences)
+    router.add("DELETE", "/api/v1/silences/{id}", delete_silence)
+    router.add("GET", "/api/v1/notifications", get_notifications)
+    router.add("POST", "/api/v1/alerts/test", post_test_alert)
+    router.add("GET", "/metrics", get_metrics)
+    router.add("GET", "/healthz", get_health)
+    return router
