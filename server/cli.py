@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_tool_commands(commands: Any) -> None:
     """Commands whose modules carry their own arguments and `run`."""
-    from server import backtest, importer
+    from server import backtest, generate, importer
 
     for name, module, summary, epilog in (
         (
@@ -92,6 +92,12 @@ def _add_tool_commands(commands: Any) -> None:
             importer,
             "load a CloudWalk-format CSV into a receiver or a DB",
             importer.EPILOG,
+        ),
+        (
+            "generate",
+            generate,
+            "send realistic traffic with injected incidents to a receiver",
+            generate.EPILOG,
         ),
     ):
         sub = commands.add_parser(

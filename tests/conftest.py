@@ -94,9 +94,11 @@ def live(make_receiver: Callable[..., Live]) -> Live:
 class ServerProcess:
     """`txmon-server serve` in a subprocess, for restarts, signals and kill -9."""
 
-    def __init__(self, db: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, db: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
         self.db = db
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **(env or {})}
         self.proc = subprocess.Popen(
@@ -147,9 +149,12 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     procs: list[ServerProcess] = []
 
     def start(
-        *args: str, db: Path | None = None, env: dict[str, str] | None = None
+        *args: str,
+        db: Path | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> ServerProcess:
-        proc = ServerProcess(db or tmp_path / "txmon.db", *args, env=env)
+        proc = ServerProcess(db or tmp_path / "txmon.db", *args, env=env, port=port)
         procs.append(proc)
         return proc
 

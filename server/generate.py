@@ -1,0 +1,290 @@
+"""`txmon-server generate`: realistic payment traffic, with incidents, sent to a receiver.
+
+History is posted first (`--backfill`, fast, in batches, clean) so detection has baselines at
+once; then minutes stream in event time at `--speed` simulated minutes per wall-clock minute,
+with an anomaly injected every `--anomaly-every` of wall time (or as a `--scenario` file
+says). Each injection is printed when it starts and ends. Every batch carries an
+Idempotency-Key, so a receiver restart loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.records import Record, iso
+from server.sender import Sender, SendError
+from server.traffic import INJECTION_KINDS, Injection, generate_minutes
+
+BATCH = 5000
+DAY = 86_400
+
+EPILOG = """examples:
+  txmon-server generate --url http://127.0.0.1:8787 --backfill 2d --speed 60
+  txmon-server generate --backfill 7d --duration 0          # history only, then exit
+  txmon-server generate --speed 1 --anomaly-every 30m       # real time, an incident each 30 min
+
+scenario file (TOML): minutes are simulated minutes after streaming starts
+  [[injection]]
+  kind = "spike"        # spike, ramp, drop, surge or silence
+  status = "denied"
+  at = 10
+  minutes = 20
+  factor = 3.5
+"""
+
+# (kind, status, factor, minutes, hold, what a person sees): the demo's incident menu.
+MENU: tuple[tuple[str, str | None, float, int, int, str], ...] = (
+    ("spike", "denied", 3.5, 20, 0, "denied spike (6% -> ~21% of traffic)"),
+    ("spike", "failed", 10.0, 15, 0, "failed burst (x10)"),
+    ("ramp", "reversed", 5.0, 60, 15, "reversed slow ramp (1% -> 5% over an hour)"),
+    ("spike", "backend_reversed", 8.0, 15, 0, "backend_reversed burst (x8)"),
+    ("drop", "approved", 0.35, 20, 0, "approvals drop (an outage: -65%)"),
+    ("surge", None, 3.0, 30, 0, "proportional surge x3 (a flash sale: NOT an incident)"),
+    ("silence", "denied", 1.0, 20, 0, "denied source goes silent (no data)"),
+)
+
+
+def parse_duration(text: str) -> int:
+    """'90s', '5m', '2h', '2d' or plain seconds -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 2h or 2d")
+    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": DAY}[match[2]]
+    return int(float(match[1]) * factor)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("TXMON_URL", "http://127.0.0.1:8787"),
+        help="receiver URL (default $TXMON_URL or http://127.0.0.1:8787)",
+    )
+    parser.add_argument("--token", help="API token (or $TXMON_TOKEN)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="simulated minutes per wall-clock minute (default 60: one minute"
+        " of traffic per second; 1 = real time)",
+    )
+    parser.add_argument(
+        "--backfill",
+        type=parse_duration,
+        default=parse_duration("2d"),
+        help="history to post first, e.g. 2d (default), 12h, 0",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--anomaly-every",
+        type=parse_duration,
+        default=parse_duration("5m"),
+        help="wall time between injected incidents (default 5m; 0: none)",
+    )
+    parser.add_argument(
+        "--scenario", metavar="FILE", help="TOML file of injections instead of the random schedule"
+    )
+    parser.add_argument(
+        "--duration",
+        type=parse_duration,
+        default=None,
+        help="stop streaming after this wall time (default: until Ctrl-C; 0: backfill only)",
+    )
+    parser.add_argument(
+        "--give-up",
+        type=parse_duration,
+        default=parse_duration("5m"),
+        help="keep retrying an unreachable or failing receiver this long (default 5m)",
+    )
+    parser.add_argument(
+        "--peak",
+        type=float,
+        default=600.0,
+        help="transactions per minute at the daily peak (default 600)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An injection with the words printed when it starts and ends."""
+
+    injection: Injection
+    what: str
+
+
+def plan(start: int, minutes: int, every_sim_minutes: int, seed: int) -> list[Planned]:
+    """A seeded schedule: one incident from MENU every `every_sim_minutes`, never overlapping."""
+    if every_sim_minutes <= 0:
+        return []
+    rng = random.Random(seed * 7919 + 17)
+    order = list(range(len(MENU)))
+    planned: list[Planned] = []
+    at = start + every_sim_minutes * 60
+    while at < start + minutes * 60:
+        if not order:
+            order = list(range(len(MENU)))
+        kind, status, factor, length, hold, what = MENU[order.pop(rng.randrange(len(order)))]
+        length = min(length, max(5, every_sim_minutes // 2))
+        planned.append(Planned(Injection(kind, at, length, status, factor, hold), what))
+        at += max(every_sim_minutes, (length + hold + 15)) * 60
+    return planned
+
+
+def load_scenario(path: str, start: int) -> list[Planned]:
+    """Injections from a TOML file (`[[injection]]` tables; `at` in minutes after start)."""
+    with open(path, "rb") as handle:
+        doc = tomllib.load(handle)
+    planned = []
+    for number, item in enumerate(doc.get("injection", []), start=1):
+        kind = item.get("kind")
+        if kind not in INJECTION_KINDS:
+            raise ValueError(f"injection {number}: kind must be one of {INJECTION_KINDS}")
+        status = item.get("status")
+        if kind != "surge" and not status:
+            raise ValueError(f"injection {number}: {kind} needs a status")
+        inj = Injection(
+            kind,
+            start + int(item.get("at", 0)) * 60,
+            int(item.get("minutes", 15)),
+            status,
+            float(item.get("factor", 1.0)),
+            int(item.get("hold", 0)),
+        )
+        planned.append(Planned(inj, item.get("name") or f"{status or 'all'} {kind}"))
+    return planned
+
+
+class Announcer:
+    """Prints an injection's start and end as the stream crosses them."""
+
+    def __init__(self, planned: Sequence[Planned], out: Callable[[str], None]) -> None:
+        self._pending = sorted(planned, key=lambda p: p.injection.start)
+        self._running: list[Planned] = []
+        self._out = out
+
+    def at(self, minute: int) -> None:
+        for p in list(self._running):
+            if minute >= p.injection.end:
+                self._running.remove(p)
+                self._out(f"[{_wall()}] END    {p.what} (event time {iso(minute)})")
+        while self._pending and self._pending[0].injection.start <= minute:
+            p = self._pending.pop(0)
+            self._running.append(p)
+            span = p.injection.minutes + p.injection.hold
+            self._out(
+                f"[{_wall()}] START  {p.what} for {span} simulated min (event time {iso(minute)})"
+            )
+
+
+def _human(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def _wall() -> str:
+    return time.strftime("%H:%M:%S")
+
+
+def run(args: argparse.Namespace) -> int:
+    token = args.token or os.environ.get("TXMON_TOKEN")
+    say = _printer()
+    sender = Sender(
+        args.url,
+        token,
+        give_up_after=args.give_up,
+        on_retry=lambda p, d: say(f"{p}; retrying in {d:.1f}s"),
+    )
+    try:
+        return stream(args, sender, say)
+    except SendError as exc:
+        print(f"txmon-server generate: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        say("stopped")
+        return 0
+    finally:
+        sender.close()
+
+
+def _printer() -> Callable[[str], None]:
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    return say
+
+
+def stream(args: argparse.Namespace, sender: Any, say: Callable[[str], None]) -> int:
+    """Backfill, then stream; returns the exit code."""
+    from server.traffic import TrafficModel
+
+    now = int(time.time())
+    speed = max(args.speed, 0.001)
+    # Faster than real time, the stream starts at 09:00 UTC the day before, so it stays in the
+    # past (the receiver refuses event times more than max_future_seconds ahead of its clock)
+    # and a short demo runs through the busy hours of the daily cycle.
+    if speed > 1:
+        yesterday = now - DAY
+        live_start = yesterday - yesterday % DAY + 9 * 3600
+    else:
+        live_start = now - now % 60
+    backfill_minutes = args.backfill // 60
+    first = live_start - backfill_minutes * 60
+    horizon = 366 * 1440 if args.duration is None else int(args.duration / 60 * speed) + 1
+    every = int(args.anomaly_every / 60 * speed) if args.anomaly_every else 0
+    if args.scenario:
+        planned = load_scenario(args.scenario, live_start)
+    else:
+        planned = plan(live_start, horizon, every, args.seed)
+    model = TrafficModel(peak_per_minute=args.peak)
+    minutes = generate_minutes(
+        first, backfill_minutes + horizon, args.seed, [p.injection for p in planned], model
+    )
+    key = f"gen-{args.seed}-{first}"
+    if backfill_minutes:
+        say(f"backfilling {backfill_minutes:,} minutes from {iso(first)} ...")
+        started = time.monotonic()
+        batch: list[Record] = []
+        sent = 0
+        for _ in range(backfill_minutes):
+            minute, counts = next(minutes)
+            batch.extend(Record(minute, s, c) for s, c in counts.items())
+            if len(batch) >= BATCH:
+                sender.post_records(batch, f"{key}-b{minute}")
+                sent += len(batch)
+                batch = []
+        if batch:
+            sender.post_records(batch, f"{key}-b{live_start}")
+            sent += len(batch)
+        say(f"backfilled {sent:,} records in {time.monotonic() - started:.1f}s")
+    if args.duration == 0:
+        return 0
+    say(
+        f"streaming from event time {iso(live_start)} at {speed:g} simulated min per minute"
+        + (f", an incident every {_human(args.anomaly_every)} of wall time" if planned else "")
+    )
+    announcer = Announcer(planned, say)
+    began = time.monotonic()
+    seconds_per_minute = 60.0 / speed
+    for step in range(horizon):
+        minute, counts = next(minutes)
+        announcer.at(minute)
+        records = [Record(minute, s, c) for s, c in counts.items()]
+        if records:
+            sender.post_records(records, f"{key}-m{minute}")
+        due = began + (step + 1) * seconds_per_minute
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    say("done")
+    return 0
