@@ -137,36 +137,56 @@ class AlertBook:
         self.resolved: OrderedDict[int, Alert] = OrderedDict()
         self.silences: dict[int, Silence] = {}
         self._tracks: dict[str, _Track] = {}
+        self._window = config.open_medium_n * config.bucket_seconds  # k-of-n span, seconds
 
     # ------------------------------------------------------------ observations
 
     def observe(self, status: str, obs: Observation) -> list[AlertEvent]:
         """Apply one judged bucket of a status: open, update, escalate or resolve."""
+        if obs.severity < 2:
+            return self.observe_normal(status, obs.minute, obs.severity)
+        horizon = self._remember(status, obs.minute, obs.severity)
+        alert = self.by_status.get(status)
+        if alert is None:
+            recent = self._tracks[status].recent
+            mediums = sum(1 for m, s in recent if s >= 2 and m > horizon)
+            if obs.severity >= 3 or mediums >= self.config.open_medium_k:
+                return [self._open(status, obs)]
+            return []
+        return self._update(alert, obs)
+
+    def observe_normal(self, status: str, minute: int, severity: int) -> list[AlertEvent]:
+        """`observe` of a bucket below medium severity (0 or 1), which needs no score, kind,
+        count or expected value: it only counts in the k-of-n window and may resolve."""
+        track = self._tracks.get(status)  # self._remember(...), written out: the common case
+        if track is None:
+            track = self._tracks[status] = _Track()
+        recent = track.recent
+        recent.append((minute, severity))
+        horizon = minute - self._window
+        while recent[0][0] <= horizon:  # never empties: the entry just added is newer
+            recent.popleft()
+        alert = self.by_status.get(status)
+        if alert is None:
+            return []
+        if alert.kind == "no_data":
+            return [self._resolve(alert, minute, "data resumed")]
         cfg = self.config
-        bucket = cfg.bucket_seconds
+        if minute - alert.last_seen >= cfg.resolve_minutes * cfg.bucket_seconds:
+            return [self._resolve(alert, minute, f"{cfg.resolve_minutes} normal minutes")]
+        return []
+
+    def _remember(self, status: str, minute: int, severity: int) -> int:
+        """Add a judged bucket to the status's k-of-n window; return the window's horizon."""
         track = self._tracks.get(status)
         if track is None:
             track = self._tracks[status] = _Track()
         recent = track.recent
-        recent.append((obs.minute, obs.severity))
-        horizon = obs.minute - cfg.open_medium_n * bucket
+        recent.append((minute, severity))
+        horizon = minute - self._window
         while recent and recent[0][0] <= horizon:
             recent.popleft()
-        alert = self.by_status.get(status)
-        if obs.severity >= 2:
-            if alert is None:
-                mediums = sum(1 for m, s in recent if s >= 2 and m > horizon)
-                if obs.severity >= 3 or mediums >= cfg.open_medium_k:
-                    return [self._open(status, obs)]
-                return []
-            return self._update(alert, obs)
-        if alert is None:
-            return []
-        if alert.kind == "no_data":
-            return [self._resolve(alert, obs.minute, "data resumed")]
-        if obs.minute - alert.last_seen >= cfg.resolve_minutes * bucket:
-            return [self._resolve(alert, obs.minute, f"{cfg.resolve_minutes} normal minutes")]
-        return []
+        return horizon
 
     def _open(self, status: str, obs: Observation) -> AlertEvent:
         alert = Alert(

@@ -12,10 +12,12 @@ import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass, fields
+from math import log, log1p, sqrt
 
 TOTAL = "_total"  # pseudo-status: the whole minute's volume, judged for drops only
 SEVERITIES = ("normal", "low", "medium", "high")
 _TINY = 1e-9
+_SHAPES_KEPT = 1024  # memoised HourProfile.shape values per profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +134,24 @@ def score(x: float, mu: float, size: float) -> float:
     if mu < _TINY:
         mu = _TINY
     if x <= 0:
-        dev = 2.0 * size * math.log1p(mu / size)
+        dev = 2.0 * size * log1p(mu / size)
     else:
-        dev = 2.0 * (x * math.log(x / mu) - (x + size) * math.log((x + size) / (mu + size)))
-    r = math.sqrt(dev) if dev > 0 else 0.0
+        dev = 2.0 * (x * log(x / mu) - (x + size) * log((x + size) / (mu + size)))
+    r = sqrt(dev) if dev > 0 else 0.0
     return r if x >= mu else -r
+
+
+def surely_within(x: float, mu: float, size: float, z: float) -> bool:
+    """True only if |score(x, mu, size)| < z for certain (z > 0), without computing the score.
+
+    The NB deviance is at most the Poisson one, which is at most 2 (x - mu)^2 / mu (from
+    1 - 1/t <= log t <= t - 1). The 2% margin and the term growing with the magnitudes keep the
+    answer sound against the rounding of `score` itself. False means "compute the score".
+    """
+    if mu < _TINY:
+        return False
+    d = x - mu
+    return 2.0 * d * d < (0.98 * z * z - 1e-12 * (x + mu + size)) * mu
 
 
 def limit(mu: float, size: float, z: float) -> float:
@@ -145,17 +160,24 @@ def limit(mu: float, size: float, z: float) -> float:
         mu = _TINY
     if z < 0 and score(0.0, mu, size) >= z:
         return 0.0
-    sd = math.sqrt(mu + mu * mu / size)
+    sd = sqrt(mu + mu * mu / size)
     skew = (1.0 + 2.0 * mu / size) / sd
     x = mu + sd * (z + (z * z - 1.0) * skew / 6.0)  # Cornish-Fisher start, then Newton
     if z >= 0:
         lo, hi = mu, mu + (z + 2.0) * 4.0 * sd + z * z + 10.0
     else:
         lo, hi = 0.0, mu
+    mu_size = mu + size
     for _ in range(40):
         if not lo < x < hi:
             x = (lo + hi) / 2.0
-        r = score(x, mu, size)
+        # score(x, mu, size) written out (x > lo >= 0 here): its two logs also give the slope.
+        log_x = log(x / mu)
+        log_xs = log((x + size) / mu_size)
+        dev = 2.0 * (x * log_x - (x + size) * log_xs)
+        r = sqrt(dev) if dev > 0 else 0.0
+        if x < mu:
+            r = -r
         g = r - z
         if -1e-4 < g < 1e-4:
             break
@@ -163,7 +185,7 @@ def limit(mu: float, size: float, z: float) -> float:
             hi = x
         else:
             lo = x
-        slope = (math.log(x / mu) - math.log((x + size) / (mu + size))) / r if r else 0.0
+        slope = (log_x - log_xs) / r if r else 0.0
         x = x - g / slope if slope > 0 else (lo + hi) / 2.0
         if hi - lo < 1e-9:
             break
@@ -207,7 +229,16 @@ class HourProfile:
     one is used once it has `weekday_min_days` days, so weekly patterns appear with history.
     """
 
-    __slots__ = ("_cache", "_cur_key", "_cur_n", "_cur_sum", "_min_days", "pooled", "typed")
+    __slots__ = (
+        "_cache",
+        "_cur_key",
+        "_cur_n",
+        "_cur_sum",
+        "_min_days",
+        "_shapes",
+        "pooled",
+        "typed",
+    )
 
     def __init__(self, days: int, min_days: int) -> None:
         self.pooled: list[deque[float]] = [deque(maxlen=days) for _ in range(24)]
@@ -219,6 +250,8 @@ class HourProfile:
         self._cur_sum = 0.0
         self._cur_n = 0
         self._cache: dict[int, tuple[list[float], float] | None] = {}
+        # shape() by minute: the engine asks for the same few minutes again and again.
+        self._shapes: dict[int, float] = {}
 
     def add(self, minute: int, value: float) -> None:
         """Account one settled minute (epoch seconds of its start)."""
@@ -237,6 +270,7 @@ class HourProfile:
         self.pooled[hour].append(mean)
         self.typed[_weekend(self._cur_key * 3600)][hour].append(mean)
         self._cache.clear()
+        self._shapes.clear()
 
     def hour_value(self, hour: int, weekend: int | None = None) -> float | None:
         """Typical mean count per minute in this hour of day, or None without history."""
@@ -259,6 +293,14 @@ class HourProfile:
 
     def shape(self, minute: int) -> float:
         """Relative level of this time of day (1.0 = daily average; 1.0 without a full day)."""
+        value = self._shapes.get(minute)
+        if value is None:
+            if len(self._shapes) >= _SHAPES_KEPT:
+                self._shapes.clear()
+            value = self._shapes[minute] = self._shape(minute)
+        return value
+
+    def _shape(self, minute: int) -> float:
         prof = self._profile(_weekend(minute))
         if prof is None:
             return 1.0
@@ -287,36 +329,72 @@ class Window:
 
     def push(self, x: float, w: float) -> None:
         """Add a pair, dropping the oldest when full."""
+        ring = self.ring
+        sx, sx2, sw, sw2, sxw = self.sx, self.sx2, self.sw, self.sw2, self.sxw
         if self.n == self.size:
-            ox, ow = self.ring.popleft()
-            self.sx -= ox
-            self.sx2 -= ox * ox
-            self.sw -= ow
-            self.sw2 -= ow * ow
-            self.sxw -= ox * ow
+            ox, ow = ring.popleft()
+            sx -= ox
+            sx2 -= ox * ox
+            sw -= ow
+            sw2 -= ow * ow
+            sxw -= ox * ow
         else:
             self.n += 1
-        self.ring.append((x, w))
-        self.sx += x
-        self.sx2 += x * x
-        self.sw += w
-        self.sw2 += w * w
-        self.sxw += x * w
+        ring.append((x, w))
+        self.sx = sx + x
+        self.sx2 = sx2 + x * x
+        self.sw = sw + w
+        self.sw2 = sw2 + w * w
+        self.sxw = sxw + x * w
 
     def fit(self, floor: float) -> tuple[float, float, float]:
         """(coefficient c with x ~ c*w, dispersion phi, total count) for the window."""
-        if self.n == 0 or self.sw <= _TINY:
-            return 0.0, floor, 0.0
-        sx = max(self.sx, 0.0)
-        c = (sx + 0.5) / self.sw
-        resid2 = max(self.sx2 - 2.0 * c * self.sxw + c * c * self.sw2, 0.0)
-        phi = dispersion(resid2, c * self.sw, c * c * self.sw2, floor)
-        return c, phi, sx
+        fit = Baseline()
+        total = self.refit(fit, floor)
+        return fit.coef, fit.phi, total
+
+    def refit(self, fit: Baseline, floor: float) -> float:
+        """Set `fit` from the window's sums (see `fit_baseline`); return the total count.
+
+        Written out in one function because the engine calls it for every status every bucket.
+        """
+        sw = self.sw
+        sw2 = self.sw2
+        if self.n == 0 or sw <= _TINY:
+            c, phi, total = 0.0, floor, 0.0
+        else:
+            total = self.sx
+            if total < 0.0:  # max(sx, 0.0), keeping its result for -0.0
+                total = 0.0
+            c = (total + 0.5) / sw
+            resid2 = self.sx2 - 2.0 * c * self.sxw + c * c * sw2
+            if resid2 < 0.0:
+                resid2 = 0.0
+            sum_mu2 = c * c * sw2  # dispersion(resid2, c * sw, sum_mu2, floor), written out
+            if sum_mu2 <= _TINY:
+                phi = floor
+            else:
+                phi = (resid2 - c * sw) / sum_mu2
+                if not phi > floor:
+                    phi = floor
+        spread = sw2 / (sw * sw) if sw > _TINY else 1.0
+        info = total + 0.5
+        fit.coef = c
+        fit.phi = phi
+        fit.info = info
+        fit.spread = spread
+        fit.minutes = self.n
+        fit.nb_size = 1.0 / (phi * (1.0 + spread) + 1.0 / info)
+        return total
 
 
 @dataclass(slots=True)
 class Baseline:
-    """A frozen fit used for judging: expected = coef * exposure, NB size from the fit."""
+    """A fit used for judging: expected = coef * exposure, NB size from the fit.
+
+    The engine refits one Baseline in place each settled bucket (`Window.refit`): it is owned
+    by one status and read only between refits.
+    """
 
     coef: float = 0.0
     phi: float = 0.002
@@ -331,9 +409,8 @@ class Baseline:
 
 
 def fit_baseline(window: Window, floor: float) -> Baseline:
-    """Freeze the window's current fit into a Baseline."""
-    c, phi, total = window.fit(floor)
-    spread = window.sw2 / (window.sw * window.sw) if window.sw > _TINY else 1.0
-    info = total + 0.5
-    size = 1.0 / (phi * (1.0 + spread) + 1.0 / info)
-    return Baseline(c, phi, info, spread, window.n, size)
+    """Freeze the window's current fit into a new Baseline: coef = (sum x + 0.5) / sum w, NB
+    size from the dispersion plus the estimate's own uncertainty (spread, counts behind it)."""
+    fit = Baseline()
+    window.refit(fit, floor)
+    return fit

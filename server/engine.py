@@ -29,10 +29,10 @@ from server.detect import (
     DetectConfig,
     HourProfile,
     Window,
-    fit_baseline,
     limit,
     score,
     severity_of,
+    surely_within,
 )
 from server.records import Record
 
@@ -52,7 +52,12 @@ class Judged:
 
 
 class _Status:
-    """Baselines of one status (or of the total volume)."""
+    """Baselines of one status (or of the total volume), plus values derived from them.
+
+    Judging a record needs the expected count, its score and the upper limit; the baselines
+    change only when a bucket settles (`_learn`), so the derived values are memoised here and
+    `forget` drops them whenever a baseline changes.
+    """
 
     __slots__ = (
         "cusum",
@@ -63,12 +68,20 @@ class _Status:
         "last_data",
         "level",
         "level_fit",
+        "level_m",
+        "level_mu",
+        "level_upper",
+        "level_x",
+        "level_z",
         "name",
         "profile",
         "rate",
         "rate_fit",
+        "rate_up_mu",
+        "rate_upper",
         "settled",
         "spike",
+        "spike_ratio",
     )
 
     @property
@@ -79,6 +92,7 @@ class _Status:
     def __init__(self, name: str, cfg: DetectConfig, total: bool = False) -> None:
         self.name = name
         self.spike = not total and name not in cfg.spike_exempt
+        self.spike_ratio = cfg.spike_min_ratio
         self.drop = total or name in cfg.drop_statuses
         self.profile = HourProfile(cfg.season_days, cfg.weekday_min_days)
         self.rate = Window(cfg.rate_window) if self.spike else None
@@ -91,11 +105,55 @@ class _Status:
         self.gaps = False  # was absent from a live bucket while a zero was plausible
         self.cusum = 0.0
         self.cusum_minute = -1
+        self.level_mu = 0.0
+        self.level_upper: float | None = None
+        self.level_x: int | None = None  # last count scored against level_mu, and its score
+        self.level_z = 0.0
+        self.rate_upper = 0.0
+        self.forget()
 
+    def forget(self) -> None:
+        """Drop the memoised values: a baseline or the hour profile changed."""
+        self.level_m: int | None = None  # the bucket of level_mu, level_upper, level_x
+        self.rate_up_mu: float | None = None  # the expected count of rate_upper
 
-def size_of(st: _Status) -> float:
-    """NB size of a spike status's rate baseline."""
-    return st.rate_fit.size()
+    # Rate baseline (spike statuses): expected = share x the other statuses' traffic.
+
+    def rate_limit(self, mu: float, high: float) -> float:
+        """Upper limit of a spike status at expected count mu, kept for a repeated mu.
+
+        Within one bucket mu stays at share x expected other traffic until the running total
+        of the others passes it, so consecutive records of a status mostly repeat it.
+        """
+        up = limit(mu, self.rate_fit.nb_size, high)
+        ratio_up = self.spike_ratio * mu
+        self.rate_up_mu = mu
+        self.rate_upper = ratio_up if ratio_up > up else up  # exactly max(up, ratio_up)
+        return self.rate_upper
+
+    # Level baseline (drop statuses): expected = level x hour-of-day shape of the bucket.
+
+    def level_expected(self, m: int) -> float:
+        """Expected count of bucket m on the level baseline, computed once per bucket."""
+        if m != self.level_m:
+            self.level_m = m
+            self.level_mu = self.level_fit.coef * self.profile.shape(m)
+            self.level_upper = None
+            self.level_x = None
+        return self.level_mu
+
+    def level_score(self, x: int) -> float:
+        """score(x, level_mu, level size) for the bucket of the last `level_expected`."""
+        if x != self.level_x:
+            self.level_x = x
+            self.level_z = score(x, self.level_mu, self.level_fit.nb_size)
+        return self.level_z
+
+    def level_limit(self, high: float) -> float:
+        """Upper limit for the bucket of the last `level_expected`, computed once."""
+        if self.level_upper is None:
+            self.level_upper = limit(self.level_mu, self.level_fit.nb_size, high)
+        return self.level_upper
 
 
 class _Minute:
@@ -122,6 +180,8 @@ class Engine:
         self.total = _Status(TOTAL, config, total=True)
         self.total_judged = TOTAL in config.drop_statuses
         self.minutes: dict[int, _Minute] = {}
+        self.open_minutes: set[int] = set()  # keys of `minutes` not judged complete yet
+        self.oldest_minute = 0  # no key of `minutes` is older (a bound, not always a key)
         self.watermark: int | None = None
         self.settled_upto = 0
         self.last_data_minute = 0
@@ -131,13 +191,28 @@ class Engine:
         self._b = b
         self._late = config.late_minutes * b
         self._log_rho = math.log(config.cusum_ratio)
+        # Hot-path copies of config values (attribute reads add up at 100k records/s).
+        self._min_history = config.min_history
+        self._freeze_span = config.freeze_minutes * b
+        self._clip = config.clip_score
+        self._floor = config.dispersion_floor
+        self._low = config.low
+        self._high = config.high
+        self._spike_ratio = config.spike_min_ratio
+        self._drop_keep = 1.0 - config.drop_min_fraction
+        self._cusum_limit = config.cusum_limit
+        self._cusum_cap = 1.5 * config.cusum_limit
+        self._cusum_min_mu = config.cusum_min_expected
+        self._rho_less_1 = config.cusum_ratio - 1.0
+        self._drop_others = tuple(s for s in config.drop_statuses if s != TOTAL)
 
     # ------------------------------------------------------------ ingest
 
     def ingest(self, rec: Record) -> Judged:
         """Judge one record (on its bucket's running total) and advance the lifecycle."""
         b = self._b
-        m = rec.ts - rec.ts % b
+        ts, name, count = rec.ts, rec.status, rec.count
+        m = ts - ts % b
         events: list[AlertEvent] = []
         wm = self.watermark
         if wm is None:
@@ -149,28 +224,25 @@ class Engine:
             events = self._advance(m)
         elif m < wm - self._late:
             return self._verdict_only(rec, m)
-        st = self.statuses.get(rec.status) or self._new_status(rec.status)
-        buf = self.minutes.get(m)
-        if buf is None:
-            buf = self._new_minute(m)
-            if m < (self.watermark or m):
-                buf.closed = True
-        first = rec.status not in buf.counts
-        x = buf.counts.get(rec.status, 0) + rec.count
-        buf.counts[rec.status] = x
-        buf.total += rec.count
+        st = self.statuses.get(name) or self._new_status(name)
+        buf = self.minutes.get(m) or self._new_minute(m)
+        counts = buf.counts
+        before = counts.get(name)
+        x = count if before is None else before + count
+        counts[name] = x
+        total = buf.total = buf.total + count
         if m > st.last_data:
             st.last_data = m
-        if rec.count == 0:
+        if count == 0:
             st.dense = True
-        sev, z, mu, upper, _kind = self._judge(st, m, x, buf.total - x, buf.e_total, True)
+        sev, z, mu, upper, _kind = self._judge(st, m, x, total - x, buf.e_total, True)
         if buf.closed:
             events += self._observe(st, m, buf, late=True)
-        elif first and rec.status in buf.expected:
+        elif before is None and name in buf.expected:
             buf.present += 1
             if buf.present >= len(buf.expected):
                 events += self._close(m, buf)
-        alert = self.book.by_status.get(rec.status) if sev >= 2 else None
+        alert = self.book.by_status.get(name) if sev >= 2 else None
         return Judged(SEVERITIES[sev], z, mu, upper, events, alert.id if alert else None)
 
     def _verdict_only(self, rec: Record, m: int) -> Judged:
@@ -187,8 +259,15 @@ class Engine:
         return st
 
     def _new_minute(self, m: int) -> _Minute:
+        """The buffer of bucket m; already closed when the watermark is past it (late)."""
         buf = _Minute(self.expected_set, self._e_total(m))
         self.minutes[m] = buf
+        if m < self.oldest_minute:
+            self.oldest_minute = m
+        if m < (self.watermark or m):
+            buf.closed = True
+        else:
+            self.open_minutes.add(m)
         return buf
 
     def _e_total(self, m: int) -> float:
@@ -198,81 +277,109 @@ class Engine:
     # ------------------------------------------------------------ judging
 
     def _judge(
-        self, st: _Status, m: int, x: int, n_other: int, e_total: float, want_upper: bool
-    ) -> tuple[int, float, float, float, str]:
-        """(severity index, score, expected, upper, kind) of count x of a status in bucket m."""
-        cfg = self.config
+        self,
+        st: _Status,
+        m: int,
+        x: int,
+        n_other: int,
+        e_total: float,
+        want_upper: bool,
+        want_score: bool = True,
+    ) -> tuple[int, float | None, float, float, str]:
+        """(severity index, score, expected, upper, kind) of count x of a status in bucket m.
+
+        With want_score False a test whose score is surely below `low` is not computed; the
+        score is then None when that test is the one reported (its severity is 0 either way).
+        """
         sev, z, mu, upper, kind = 0, 0.0, 0.0, 0.0, "spike"
         if st.spike and st.rate_fit.minutes:
             fit = st.rate_fit
             lam = fit.coef
             e_other = e_total / (1.0 + lam)
             mu = lam * (n_other if n_other > e_other else e_other)
-            size = fit.size()
-            z = score(x, mu, size)
-            if z > 0:
-                sev = severity_of(z, cfg)
-                if sev > 1 and x < cfg.spike_min_ratio * mu:
-                    sev = 1
+            size = fit.nb_size
+            if not want_score and surely_within(x, mu, size, self._low):
+                z = None
+            else:
+                z = score(x, mu, size)
+                if z > 0:
+                    sev = severity_of(z, self.config)
+                    if sev > 1 and x < self._spike_ratio * mu:
+                        sev = 1
             if want_upper:
-                upper = max(limit(mu, size, cfg.high), cfg.spike_min_ratio * mu)
+                upper = st.rate_upper if mu == st.rate_up_mu else st.rate_limit(mu, self._high)
         if st.drop and st.level_fit.minutes:
-            fit = st.level_fit
-            dmu = fit.coef * st.profile.shape(m)
-            size = fit.size()
-            dz = score(x, dmu, size)
-            dsev = severity_of(-dz, cfg) if dz < 0 else 0
-            if dsev > 1 and x > (1.0 - cfg.drop_min_fraction) * dmu:
+            dmu = st.level_expected(m)
+            if x == st.level_x:
+                dz = st.level_z
+            elif not want_score and surely_within(x, dmu, st.level_fit.nb_size, self._low):
+                dz = None
+            else:
+                dz = st.level_score(x)
+            dsev = severity_of(-dz, self.config) if dz is not None and dz < 0 else 0
+            if dsev > 1 and x > self._drop_keep * dmu:
                 dsev = 1
             if not st.spike or dsev > sev:
-                sev, z, mu, kind = dsev, -dz, dmu, "drop"
+                sev, z, mu, kind = dsev, None if dz is None else -dz, dmu, "drop"
                 if want_upper:
-                    upper = limit(dmu, size, cfg.high)
+                    upper = st.level_limit(self._high)
         return sev, z, mu, upper, kind
 
     def _observe(self, st: _Status, m: int, buf: _Minute, late: bool = False) -> list[AlertEvent]:
         """Judge a status on a complete bucket and feed the lifecycle."""
-        cfg = self.config
-        if st.settled < cfg.min_history:
+        if st.settled < self._min_history:
             return []
         name = st.name
+        book = self.book
         if st is self.total:
             x = buf.total
-            alert = self.book.by_status.get(TOTAL)
+            alert = book.by_status.get(TOTAL)
             if alert is not None and alert.kind == "no_data":  # the feed is back
-                return self.book.observe(TOTAL, Observation(m, 0, 0.0, "drop", x, 0.0))
+                return book.observe(TOTAL, Observation(m, 0, 0.0, "drop", x, 0.0))
             if not self.total_judged or buf.present < len(buf.expected):
                 return []
-            if any(self.book.by_status.get(s) for s in cfg.drop_statuses if s != TOTAL):
-                return []
+            for other in self._drop_others:
+                if book.by_status.get(other):
+                    return []
         else:
-            if name not in buf.counts and not st.sparse:
+            counts = buf.counts
+            if name not in counts and not st.sparse:
                 # Absent but not from a zero-omitting source: a no-data question for a volume
                 # status; zero for a failure status unless it is already flagged as silent.
-                alert = self.book.by_status.get(name)
+                alert = book.by_status.get(name)
                 if not st.spike or (alert is not None and alert.kind == "no_data"):
                     return []
-            x = buf.counts.get(name, 0)
-        sev, z, mu, _upper, kind = self._judge(st, m, x, buf.total - x, buf.e_total, False)
-        if st.spike and not late and m > st.cusum_minute:
-            st.cusum_minute = m
-            if mu >= cfg.cusum_min_expected and sev < 2:
-                inc = (x * self._log_rho - mu * (cfg.cusum_ratio - 1.0)) / (1.0 + mu / size_of(st))
-                st.cusum = min(max(0.0, st.cusum + inc), 1.5 * cfg.cusum_limit)
-            else:
-                st.cusum = 0.0  # off for tiny rates; reset when the minute test already fires
-        if st.spike and st.cusum >= cfg.cusum_limit and x > mu and sev < 2:
-            sev, kind = 2, "shift"
-        obs = Observation(m, sev, z, kind, x, mu)
-        return self.book.observe(name, obs)
+            x = counts.get(name, 0)
+        sev, z, mu, _up, kind = self._judge(st, m, x, buf.total - x, buf.e_total, False, False)
+        if st.spike:
+            if not late and m > st.cusum_minute:
+                st.cusum_minute = m
+                if mu >= self._cusum_min_mu and sev < 2:
+                    inc = (x * self._log_rho - mu * self._rho_less_1) / (
+                        1.0 + mu / st.rate_fit.nb_size
+                    )
+                    st.cusum = min(max(0.0, st.cusum + inc), self._cusum_cap)
+                else:
+                    st.cusum = 0.0  # off for tiny rates; reset when the minute test already fires
+            if st.cusum >= self._cusum_limit and x > mu and sev < 2:
+                sev, kind = 2, "shift"
+                if z is None:  # the rate test was skipped as surely normal; the alert needs it
+                    z = score(x, mu, st.rate_fit.nb_size)
+        if sev < 2:
+            return book.observe_normal(name, m, sev)
+        return book.observe(name, Observation(m, sev, z, kind, x, mu))  # type: ignore[arg-type]
 
     def _close(self, m: int, buf: _Minute) -> list[AlertEvent]:
         buf.closed = True
+        self.open_minutes.discard(m)
         self.expected_set = frozenset(buf.counts)
         events: list[AlertEvent] = []
+        observe = self._observe
         for st in self.statuses.values():
-            events += self._observe(st, m, buf)
-        events += self._observe(self.total, m, buf)
+            found = observe(st, m, buf)
+            if found:
+                events += found
+        events += observe(self.total, m, buf)
         return events
 
     # ------------------------------------------------------------ time passing
@@ -280,21 +387,42 @@ class Engine:
     def _advance(self, m: int) -> list[AlertEvent]:
         """A newer bucket arrived: close older ones, settle old enough ones, prune."""
         events: list[AlertEvent] = []
-        for key in sorted(k for k, buf in self.minutes.items() if not buf.closed and k < m):
-            events += self._close(key, self.minutes[key])
+        if self.open_minutes:  # usually empty: a bucket closes once all its statuses reported
+            for key in sorted(k for k in self.open_minutes if k < m):
+                events += self._close(key, self.minutes[key])
         self.watermark = m
         self._settle_until(m - self.config.settle_minutes * self._b)
-        horizon = m - self._late
-        for key in [k for k in self.minutes if k < horizon]:
-            del self.minutes[key]
+        self._prune(m - self._late)
         return events
+
+    def _keys_between(self, first: int, last: int) -> list[int]:
+        """Sorted keys of `minutes` in [first, last]; bucket keys are multiples of the bucket,
+        so a short span is probed key by key instead of scanning every buffer kept."""
+        b = self._b
+        minutes = self.minutes
+        if last < first:
+            return []
+        if first == last and first % b == 0:  # one bucket: the usual step of a live feed
+            return [first] if first in minutes else []
+        if (last - first) // b < len(minutes):
+            return [k for k in range(first - first % b, last + 1, b) if k >= first and k in minutes]
+        return sorted(k for k in minutes if first <= k <= last)
+
+    def _prune(self, horizon: int) -> None:
+        """Forget buffers older than `horizon` (late records before it get a verdict only)."""
+        if horizon <= self.oldest_minute:
+            return
+        for key in self._keys_between(self.oldest_minute, horizon - 1):
+            del self.minutes[key]
+            self.open_minutes.discard(key)
+        self.oldest_minute = horizon
 
     def _settle_until(self, target: int) -> None:
         """Feed every bucket up to `target` into the baselines, zero-filling short gaps."""
         b = self._b
         fill = self.config.gap_fill_minutes * b
         t = self.settled_upto + b
-        for key in sorted(k for k in self.minutes if t <= k <= target):
+        for key in self._keys_between(t, target):
             while t < key and t <= self.last_data_minute + fill:
                 self._settle(t, None)
                 t += b
@@ -327,34 +455,39 @@ class Engine:
         as the expected value instead: an incident does not teach the baseline; a shift that
         lasts longer is then learned gradually, so the alert can resolve on the new level.
         """
-        cfg = self.config
         xf = float(x)
-        warm = st.settled >= cfg.min_history
+        warm = st.settled >= self._min_history
         alert = self.book.by_status.get(st.name) if warm else None
-        frozen = alert is not None and t - alert.first_seen < cfg.freeze_minutes * self._b
-        clip = cfg.clip_score
-        if st.rate is not None and n_other > 0:
+        frozen = alert is not None and t - alert.first_seen < self._freeze_span
+        clip = self._clip
+        rate = st.rate
+        if rate is not None and n_other > 0:
             fit = st.rate_fit
             if warm and xf > (mu := fit.coef * n_other):
+                size = fit.nb_size
                 if frozen:
                     xf = mu
-                elif score(xf, mu, size := fit.size()) > clip:
+                elif not surely_within(xf, mu, size, clip) and score(xf, mu, size) > clip:
                     xf = limit(mu, size, clip)
-            st.rate.push(xf, float(n_other))
-            st.rate_fit = fit_baseline(st.rate, cfg.dispersion_floor)
-        if st.level is not None:
+            rate.push(xf, float(n_other))
+            rate.refit(fit, self._floor)
+        level = st.level
+        if level is not None:
             fit = st.level_fit
             shape = st.profile.shape(t)
             if warm:
-                mu, size = fit.coef * shape, fit.size()
+                mu, size = fit.coef * shape, fit.nb_size
                 if frozen:
                     xf = mu
+                elif surely_within(xf, mu, size, clip):
+                    pass  # well inside the clip limits: enters as it is
                 elif abs(z := score(xf, mu, size)) > clip:
                     xf = limit(mu, size, clip if z > 0 else -clip)
-            st.level.push(xf, shape)
-            st.level_fit = fit_baseline(st.level, cfg.dispersion_floor)
+            level.push(xf, shape)
+            level.refit(fit, self._floor)
         st.profile.add(t, xf)
         st.settled += 1
+        st.level_m = st.rate_up_mu = None  # st.forget(), written out: this runs very often
 
     def tick(self, now: int, event_now: int | None = None) -> list[AlertEvent]:
         """Timers. Wall clock `now`: silences, ack timeouts. Event time `event_now` (defaults to
