@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 STATUS_RE = re.compile(r"[a-z0-9_]{1,32}")
 MAX_COUNT = 1_000_000_000
@@ -17,9 +18,12 @@ MIN_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_EPOCH = 4_102_444_800  # 2100-01-01T00:00:00Z
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One count of transactions of one status at one instant (epoch seconds, UTC)."""
+class Record(NamedTuple):
+    """One count of transactions of one status at one instant (epoch seconds, UTC).
+
+    A NamedTuple rather than a frozen dataclass: ingest builds one per record, and a tuple
+    is several times cheaper to create.
+    """
 
     ts: int
     status: str
@@ -58,6 +62,8 @@ _good_statuses: set[str] = set()
 
 def parse_timestamp(value: object) -> int:
     """ISO 8601 (`T` or space, zone optional and UTC when absent) or epoch seconds -> epoch."""
+    if type(value) is int and MIN_EPOCH <= value < MAX_EPOCH:
+        return value
     if type(value) is str:
         cached = _ts_cache.get(value)
         if cached is not None:

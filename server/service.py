@@ -11,11 +11,10 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ from server.alerts import Alert, AlertConflict, AlertEvent, AlertNotFound, Silen
 from server.channels import Channel, Outcome, build_channels
 from server.config import Config, ConfigError
 from server.detect import DetectConfig
-from server.engine import Engine
+from server.engine import Engine, Judged
 from server.messages import render_test
 from server.metrics import Metrics
 from server.notify import Notifier, event_payload, wants_notification
@@ -56,14 +55,16 @@ class IngestResult:
         return result
 
 
-def _number(value: float | None) -> str:
-    if value is None or value != value or value in (math.inf, -math.inf):
-        return "null"
-    return repr(value)
+def _number(value: float) -> str:
+    """Three decimals, as stored; `null` for a value that is not finite."""
+    return f"{value:.3f}" if value - value == 0 else "null"
 
 
 def ingest_answer(
-    first_id: int, records: list[Record], verdicts: list[Verdict], alerts: list[dict[str, Any]]
+    first_id: int,
+    records: Sequence[Record],
+    verdicts: Sequence[Verdict],
+    alerts: list[dict[str, Any]],
 ) -> bytes:
     """The 201 body. Written by hand rather than json.dumps: with thousands of records per
     request it is the second-largest cost of ingest, and every field is already safe (ids and
@@ -120,10 +121,6 @@ def silence_json(silence: Silence) -> dict[str, Any]:
     doc["created_at"] = iso(silence.created_at)
     doc["expires_at"] = iso(silence.expires_at)
     return doc
-
-
-def _verdict(severity: str, score: float, expected: float, upper: float) -> Verdict:
-    return Verdict(severity, round(score, 3), round(expected, 3), round(upper, 3))
 
 
 class _RateMeter:
@@ -308,7 +305,7 @@ class Receiver:
         body_hash = hashlib.sha256(body).hexdigest() if idempotency_key else ""
         now = int(time.time())
 
-        def work(conn: sqlite3.Connection) -> tuple[IngestResult, int, list[Verdict]]:
+        def work(conn: sqlite3.Connection) -> tuple[IngestResult, int, list[Judged]]:
             if idempotency_key is not None:
                 seen = store.idempotent_answer(conn, idempotency_key)
                 if seen is not None:
@@ -325,10 +322,9 @@ class Receiver:
                 self.metrics.detect_time.observe((time.perf_counter() - started) / len(records))
                 watermark = engine.watermark
                 changed = self._changed_alerts(engine)
-            verdicts = [_verdict(j.severity, j.score, j.expected, j.upper) for j in judged]
             events = [e for j in judged for e in j.events]
             first_id = self._next_id
-            store.insert_records(conn, first_id, records, verdicts, now)
+            store.insert_records(conn, first_id, records, judged, now)
             if events:
                 self._persist(conn, events, now)
             for alert in changed:
@@ -336,18 +332,18 @@ class Receiver:
             alerts = _alerts_touched(events)
             body = b""
             if idempotency_key is not None:
-                body = ingest_answer(first_id, records, verdicts, alerts)
+                body = ingest_answer(first_id, records, judged, alerts)
                 store.remember_answer(conn, idempotency_key, body_hash, 201, body.decode(), now)
             # Last, so a failure above leaves the writer's state as it was.
             self._next_id += len(records)
             self._engine_dirty = False
             if watermark is not None and watermark != self._watermark:
                 self._watermark, self._watermark_wall = watermark, time.time()
-            return IngestResult(201, body, alerts), first_id, verdicts
+            return IngestResult(201, body, alerts), first_id, judged
 
-        result, first_id, verdicts = self.writer.call(work, weight=len(records))
+        result, first_id, judged = self.writer.call(work, weight=len(records))
         if not result.body:  # built here, outside the writer, when nothing had to store it
-            result.body = ingest_answer(first_id, records, verdicts, result.alerts)
+            result.body = ingest_answer(first_id, records, judged, result.alerts)
         if not result.replayed:
             self.rate.add(len(records))
             self._count(records)
@@ -612,10 +608,16 @@ class Receiver:
         def work(conn: sqlite3.Connection) -> bool:
             if store.get_silence(conn, silence_id) is None:
                 return False
-            # Already expired in the engine (KeyError) is fine: the store still closes it.
-            with self._engine_lock, contextlib.suppress(KeyError):
-                self._engine_for_write(conn).remove_silence(silence_id)
+            with self._engine_lock:
+                engine = self._engine_for_write(conn)
+                # Already expired in the engine (KeyError) is fine: the store still closes it.
+                with contextlib.suppress(KeyError):
+                    engine.remove_silence(silence_id)
+                # Run the timers now, so alerts it covered lose their flag at once.
+                events = engine.tick(now, self.event_clock())
             store.remove_silence(conn, silence_id, now)
+            if events:
+                self._persist(conn, events, now)
             return True
 
         removed: bool = self.writer.call(work)
