@@ -121,17 +121,23 @@ class Planned:
 
 
 def plan(start: int, minutes: int, every_sim_minutes: int, seed: int) -> list[Planned]:
-    """A seeded schedule: one incident from MENU every `every_sim_minutes`, never overlapping."""
+    """A seeded schedule: one incident from MENU every `every_sim_minutes` (the first, a denied
+    spike, within 20 simulated minutes), never overlapping."""
     if every_sim_minutes <= 0:
         return []
     rng = random.Random(seed * 7919 + 17)
-    order = list(range(len(MENU)))
+    order = list(range(1, len(MENU)))
+    first: int | None = (
+        0  # a denied spike comes first and soon, so a new user sees an incident at once
+    )
     planned: list[Planned] = []
-    at = start + every_sim_minutes * 60
+    at = start + min(every_sim_minutes, 20) * 60
     while at < start + minutes * 60:
         if not order:
             order = list(range(len(MENU)))
-        kind, status, factor, length, hold, what = MENU[order.pop(rng.randrange(len(order)))]
+        pick = first if first is not None else order.pop(rng.randrange(len(order)))
+        first = None
+        kind, status, factor, length, hold, what = MENU[pick]
         length = min(length, max(5, every_sim_minutes // 2))
         planned.append(Planned(Injection(kind, at, length, status, factor, hold), what))
         at += max(every_sim_minutes, (length + hold + 15)) * 60

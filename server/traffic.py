@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,8 +120,15 @@ def generate_minutes(
     model = model or TrafficModel()
     rng = random.Random(seed)
     first = start - start % 60
+    # Only injections in force are looked at: a long run may plan thousands of them.
+    upcoming = deque(sorted(injections, key=lambda inj: inj.start))
+    active: list[Injection] = []
     for i in range(minutes):
         minute = first + i * 60
+        while upcoming and upcoming[0].start <= minute:
+            active.append(upcoming.popleft())
+        if active:
+            active = [inj for inj in active if minute < inj.end]
         base = model.level(minute) * rng.gammavariate(model.common_shape, 1 / model.common_shape)
         counts: dict[str, int] = {}
         bulk = max(model.shares, key=model.shares.__getitem__)
@@ -129,7 +137,7 @@ def generate_minutes(
             wander = rng.gammavariate(model.status_shape, 1 / model.status_shape)
             lam = base * share * (1.0 if status == bulk else wander)
             silent = False
-            for inj in injections:
+            for inj in active:
                 if inj.kind == "silence" and inj.status == status:
                     silent = silent or inj.start <= minute < inj.end
                 else:
