@@ -1,0 +1,93 @@
+"""The `txmon` command line: settings from flags, environment and TOML; no-terminal hint."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from txmon_tui.cli import build_parser, main, settings_from
+from txmon_tui.config import DEFAULT_URL, SettingsError, default_user, resolve
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_defaults() -> None:
+    settings = resolve(env={"USER": "ana"})
+    assert (settings.url, settings.token, settings.interval) == (DEFAULT_URL, None, 1.0)
+    assert settings.mouse and not settings.read_only
+    assert settings.user.startswith("ana@")
+
+
+def test_flags_beat_environment_beat_toml(tmp_path: Path) -> None:
+    config = tmp_path / "txmon.toml"
+    config.write_text(
+        '[server]\nport = 9000\n[dashboard]\nurl = "http://toml:1"\ntoken = "t-toml"\n'
+        "interval = 2.5\n"
+    )
+    env = {"TXMON_CONFIG": str(config)}
+    from_toml = resolve(env=env)
+    assert (from_toml.url, from_toml.token, from_toml.interval) == ("http://toml:1", "t-toml", 2.5)
+    env |= {"TXMON_URL": "http://env:2/", "TXMON_TOKEN": "t-env"}
+    from_env = resolve(env=env)
+    assert (from_env.url, from_env.token) == ("http://env:2", "t-env")
+    flags = resolve(url="http://flag:3", token="t-flag", interval=0.5, env=env)
+    assert (flags.url, flags.token, flags.interval) == ("http://flag:3", "t-flag", 0.5)
+    assert "t-flag" not in repr(flags)
+
+
+def test_options_parse_before_or_after_the_dashboard_command() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["--url", "http://a:1", "--read-only", "--no-mouse"])
+    settings = settings_from(args)
+    assert settings.url == "http://a:1" and settings.read_only and not settings.mouse
+    args = parser.parse_args(["--url", "http://a:1", "dashboard", "--interval", "2"])
+    assert (args.url, args.interval, args.command) == ("http://a:1", 2.0, "dashboard")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[dashboard]\nurl = 'http://x:1'\nrefresh = 1\n",
+            "unknown key(s) in [dashboard]: refresh",
+        ),
+        ("[dashboard]\ninterval = 0\n", "interval must be between"),
+        ("[dashboard]\nurl = 5\n", "url must be a string"),
+        ("[dashboard]\nurl = 'ftp://x'\n", "must start with http"),
+        ("[dashboard\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_refused_with_a_reason(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(toml)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        resolve(config=str(config), env={})
+
+
+def test_bad_settings_exit_2_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--interval", "-1"]) == 2
+    assert "interval must be between" in capsys.readouterr().err
+    assert main(["--config", "/nonexistent/txmon.toml"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_default_user_is_user_at_host() -> None:
+    assert default_user({"USER": "bob"}).startswith("bob@")
+
+
+def test_without_a_terminal_it_prints_a_hint_not_a_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "txmon_tui.cli", "--url", "http://127.0.0.1:1"],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "ssh -t" in done.stderr and "not a TTY" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

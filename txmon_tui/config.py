@@ -1,0 +1,130 @@
+"""Dashboard settings: flags, then TXMON_* variables, then the `[dashboard]` TOML table."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+DEFAULT_INTERVAL = 1.0
+MIN_INTERVAL, MAX_INTERVAL = 0.1, 300.0
+DASHBOARD_KEYS = {"url", "token", "interval"}
+
+
+class SettingsError(Exception):
+    """A setting is invalid; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the dashboard needs to start."""
+
+    url: str = DEFAULT_URL
+    token: str | None = None
+    interval: float = DEFAULT_INTERVAL
+    mouse: bool = True
+    read_only: bool = False
+    user: str = ""
+
+    def __repr__(self) -> str:  # never show the token
+        token = "***" if self.token else None
+        return (
+            f"Settings(url={self.url!r}, token={token}, interval={self.interval}, "
+            f"mouse={self.mouse}, read_only={self.read_only}, user={self.user!r})"
+        )
+
+
+def default_user(env: Mapping[str, str] | None = None) -> str:
+    """`$USER@hostname`, the `by` of acknowledgements and silences."""
+    env = os.environ if env is None else env
+    try:
+        name = env.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return f"{name}@{socket.gethostname()}"[:64]
+
+
+def read_table(path: str) -> dict[str, Any]:
+    """The `[dashboard]` table of a TOML file (empty when absent)."""
+    try:
+        with open(path, "rb") as handle:
+            doc = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    table = doc.get("dashboard", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [dashboard] must be a table")
+    unknown = sorted(set(table) - DASHBOARD_KEYS)
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown key(s) in [dashboard]: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(DASHBOARD_KEYS))})"
+        )
+    return table
+
+
+def check_url(url: str) -> str:
+    """Accept http(s) URLs only; drop a trailing slash."""
+    url = url.strip()
+    if not url.startswith(("http://", "https://")) or len(url) < len("http://x"):
+        raise SettingsError(f"url must start with http:// or https://, got {url!r}")
+    return url.rstrip("/")
+
+
+def check_interval(value: Any, source: str) -> float:
+    """A refresh interval in seconds within the allowed range."""
+    try:
+        interval = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{source}: interval must be a number of seconds") from None
+    if isinstance(value, bool) or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+        raise SettingsError(
+            f"{source}: interval must be between {MIN_INTERVAL:g} and {MAX_INTERVAL:g} seconds"
+        )
+    return interval
+
+
+def resolve(
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    interval: float | None = None,
+    config: str | None = None,
+    no_mouse: bool = False,
+    read_only: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Combine flags (given here), the environment and the TOML file into Settings."""
+    env = os.environ if env is None else env
+    path = config or env.get("TXMON_CONFIG")
+    table = read_table(path) if path else {}
+    for key in ("url", "token"):
+        if key in table and not isinstance(table[key], str):
+            raise SettingsError(f"{path}: [dashboard] {key} must be a string")
+    chosen_url = url or env.get("TXMON_URL") or table.get("url") or DEFAULT_URL
+    chosen_token = token or env.get("TXMON_TOKEN") or table.get("token") or None
+    if interval is not None:
+        chosen_interval = check_interval(interval, "--interval")
+    elif env.get("TXMON_INTERVAL"):
+        chosen_interval = check_interval(env["TXMON_INTERVAL"], "TXMON_INTERVAL")
+    elif "interval" in table:
+        chosen_interval = check_interval(table["interval"], f"{path} [dashboard]")
+    else:
+        chosen_interval = DEFAULT_INTERVAL
+    return Settings(
+        url=check_url(chosen_url),
+        token=chosen_token,
+        interval=chosen_interval,
+        mouse=not no_mouse,
+        read_only=read_only,
+        user=default_user(env),
+    )
