@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/txmon-server serve
+	$(BIN)/txmon demo
 
 serve: install
 	$(BIN)/txmon-server serve
