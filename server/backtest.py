@@ -64,6 +64,14 @@ class Raised:
         )
 
 
+EPILOG = """examples:
+  txmon-server backtest transactions.csv --labels incidents_transactions.csv
+  txmon-server backtest transactions_1.csv --date 2022-07-01 --json
+  txmon-server backtest --synthetic --seed 7
+  txmon-server backtest transactions.csv --rule seed     # the seed's rule, for comparison
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the backtest command's arguments."""
     parser.add_argument("data", nargs="?", help="CSV of timestamp,status,count (or time,...)")

@@ -119,6 +119,7 @@ def test_silence_flags_open_alerts_and_can_be_removed(live: Live) -> None:
     assert [s["id"] for s in listed] == [silence["id"]]
     assert live.client.delete(f"/api/v1/silences/{silence['id']}").status_code == 200
     assert live.client.get("/api/v1/silences").json()["silences"] == []
+    assert live.client.get(f"/api/v1/alerts/{alert['id']}").json()["silenced"] is False
     assert live.client.delete(f"/api/v1/silences/{silence['id']}").status_code == 404
 
 

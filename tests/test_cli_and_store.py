@@ -109,7 +109,7 @@ def test_token_never_reaches_the_log(spawn) -> None:
 
 
 def test_help_of_every_command_has_an_example() -> None:
-    for command in ("serve", "init-db"):
+    for command in ("serve", "init-db", "backtest", "import", "generate"):
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "example" in result.stdout
