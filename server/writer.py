@@ -65,9 +65,9 @@ _STOP = object()
 class Writer:
     """Runs `Work` callables on one connection, batching whatever is queued into one commit.
 
-    Each job runs inside a savepoint, so a job that raises is undone alone and its caller
-    gets the exception, while the rest of the batch still commits. `on_commit_failure` is
-    told when a whole batch could not be committed (so in-memory state can be rebuilt).
+    A job that raises one of `refusals` (errors raised before it changed anything) fails
+    alone; any other failure rolls the transaction back, calls `on_commit_failure` (so
+    in-memory state can be rebuilt) and retries the batch's jobs one by one.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class Writer:
         idle: Callable[[sqlite3.Connection], None] | None = None,
         idle_every: float = 1.0,
         before_commit: Callable[[sqlite3.Connection], None] | None = None,
+        refusals: tuple[type[Exception], ...] = (),
     ) -> None:
         self._conn = conn
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
@@ -87,6 +88,7 @@ class Writer:
         self._idle = idle
         self._idle_every = idle_every
         self._before_commit = before_commit
+        self._refusals = refusals
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="txmon-writer", daemon=True)
         self.batches = 0
@@ -159,41 +161,32 @@ class Writer:
                 item.future.set_exception(WriterClosed("the writer is shut down"))
 
     def _commit(self, batch: list[_Job]) -> None:
+        """Run the batch in one transaction. A refusal (an error the work raised before it
+        changed anything) fails only its own job; any other error undoes the transaction,
+        tells `on_commit_failure`, and runs each job again on its own, so one bad job never
+        takes the others down. No savepoints: every statement costs a GIL round trip."""
         conn = self._conn
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            if len(batch) == 1:  # a lone job needs no savepoint: its failure undoes all
-                job = batch[0]
+            for job in batch:
                 try:
                     results.append((job, job.work(conn), None))
-                except Exception as exc:
-                    conn.execute("ROLLBACK")
-                    job.future.set_exception(exc)
-                    return
-            else:
-                for job in batch:
-                    conn.execute("SAVEPOINT job")
-                    try:
-                        value = job.work(conn)
-                    except Exception as exc:
-                        conn.execute("ROLLBACK TO job")
-                        conn.execute("RELEASE job")
-                        results.append((job, None, exc))
-                    else:
-                        conn.execute("RELEASE job")
-                        results.append((job, value, None))
+                except self._refusals as exc:
+                    results.append((job, None, exc))
             if self._before_commit is not None:
                 self._before_commit(conn)
             conn.execute("COMMIT")
-        except Exception as exc:  # the batch as a whole failed: nobody's work is durable
+        except Exception as exc:  # nothing of this transaction is durable
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
             if self._on_commit_failure is not None:
                 self._on_commit_failure(exc)
+            if len(batch) > 1:
+                for job in batch:
+                    self._commit([job])
+            else:
+                batch[0].future.set_exception(exc)
             return
         self.batches += 1
         self.jobs += len(batch)
