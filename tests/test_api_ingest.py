@@ -267,3 +267,24 @@ def test_counts_for_the_same_minute_and_status_add_up(live: Live) -> None:
     series = live.client.get("/api/v1/series", params={"minutes": 1}).json()
     assert series["series"]["approved"] == [20]
     assert len(stored(live)) == 4
+
+
+def test_idle_keep_alive_connections_are_closed(live: Live) -> None:
+    live.server.idle_timeout = 0.3
+    live.server.reap_every = 0.1
+    host, port = live.server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        rest = sock.recv(65536)  # blocks until the server closes the idle connection
+        assert rest == b""
+
+
+def test_a_stalled_request_does_not_hold_a_thread_forever(live: Live) -> None:
+    live.server.idle_timeout = 0.3
+    live.server.reap_every = 0.1
+    host, port = live.server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/transactions HTTP/1.1\r\nContent-Le")  # and nothing more
+        assert sock.recv(65536) == b""
