@@ -7,6 +7,7 @@ produce a 500 or a traceback: every failure becomes a JSON error with a 4xx code
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -199,18 +200,22 @@ class RequestHandler(BaseHTTPRequestHandler):
         server.enter()
         code = 500
         try:
-            url = urlsplit(self.path)
-            found = server.router.match(url.path)
+            if self.path.startswith("/"):  # origin-form, as every client but a proxy sends
+                path, _, query = self.path.partition("?")
+            else:
+                url = urlsplit(self.path)
+                path, query = url.path, url.query
+            found = server.router.match(path)
             if found is None:
-                raise ApiError(404, f"no such endpoint: {url.path}")
+                raise ApiError(404, f"no such endpoint: {path}")
             methods, params = found
             handler = methods.get("GET" if method == "HEAD" else method)
             if handler is None:
                 allowed = ", ".join(sorted(methods))
                 raise ApiError(405, f"{method} is not allowed here; use {allowed}", allow=allowed)
-            if url.path != "/healthz":
+            if path != "/healthz":
                 self._authorize()
-            code, document = handler(self, parse_qs(url.query), params)
+            code, document = handler(self, parse_qs(query) if query else {}, params)
             self._send(code, document, head=method == "HEAD")
         except ApiError as exc:
             code = exc.code
@@ -418,10 +423,8 @@ class TxmonHTTPServer(ThreadingHTTPServer):
             with self._connections_lock:
                 stale = [h for h, seen in self._connections.items() if seen < cutoff]
             for handler in stale:
-                try:
+                with contextlib.suppress(OSError):  # already closed by the peer
                     handler.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def enter(self) -> None:
         with self._idle:

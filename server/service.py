@@ -343,6 +343,7 @@ class Receiver:
             # Last, so a failure above leaves the writer's state as it was.
             self._pending.add(first_id, records, judged, now)
             self._next_id += len(records)
+            self._count(records)  # writer thread only: its counters need no lock
             self._engine_dirty = False
             if watermark is not None and watermark != self._watermark:
                 self._watermark, self._watermark_wall = watermark, time.time()
@@ -353,7 +354,6 @@ class Receiver:
             result.body = ingest_answer(first_id, records, judged, result.alerts)
         if not result.replayed:
             self.rate.add(len(records))
-            self._count(records)
             if result.alerts:
                 self.notifier.wake()
         return result
