@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from server.alerts import Alert, AlertEvent, Silence
 from server.records import Record
@@ -375,17 +375,17 @@ class Readers:
 _RECORD_COLUMNS = "id, ts, status, count, severity, score, expected, upper"
 
 
-def page_records(
-    conn: sqlite3.Connection,
+def page_query(
     *,
     limit: int,
     before_id: int | None = None,
     after_id: int | None = None,
     statuses: Iterable[str] = (),
     severities: Iterable[str] = (),
-) -> list[StoredRecord]:
-    """Newest first; `before_id` pages back, `after_id` returns only newer rows."""
-    where, args = [], []
+) -> tuple[str, list[object]]:
+    """The SQL and arguments of a page of records (apart so its plan can be tested)."""
+    where: list[str] = []
+    args: list[object] = []
     if before_id is not None:
         where.append("id < ?")
         args.append(before_id)
@@ -396,14 +396,26 @@ def page_records(
     if statuses:
         where.append(f"status IN ({','.join('?' * len(statuses))})")
         args.extend(statuses)
+    sql = f"SELECT {_RECORD_COLUMNS} FROM transactions"
     if severities:
         where.append(f"severity IN ({','.join('?' * len(severities))})")
         args.extend(severities)
-    sql = f"SELECT {_RECORD_COLUMNS} FROM transactions"
+        if "normal" not in severities:
+            # Abnormal records are few: use their partial index, spelling out its condition
+            # so SQLite accepts it (otherwise a filter on `high` scans every record: 26 s at
+            # 10M rows) and preferring it to the status index SQLite would pick.
+            where.append("severity != 'normal'")
+            sql += " INDEXED BY transactions_severity_id"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY id DESC LIMIT ?"
     args.append(limit)
+    return sql, args
+
+
+def page_records(conn: sqlite3.Connection, **query: Any) -> list[StoredRecord]:
+    """Newest first; `before_id` pages back, `after_id` returns only newer rows."""
+    sql, args = page_query(**query)
     return [StoredRecord(*row) for row in conn.execute(sql, args)]
 
 

@@ -113,3 +113,21 @@ def test_help_of_every_command_has_an_example() -> None:
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "example" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"severities": ["high"]},
+        {"severities": ["high", "medium"], "statuses": ["denied"]},
+        {"statuses": ["failed"]},
+        {"statuses": ["failed"], "before_id": 10},
+        {"after_id": 5},
+    ],
+)
+def test_transaction_pages_use_an_index_not_a_scan(tmp_path: Path, query: dict) -> None:
+    conn = store.connect(str(tmp_path / "plan.db"))
+    store.migrate(conn)
+    sql, args = store.page_query(limit=100, **query)
+    plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+    assert plan.startswith("SEARCH transactions"), plan  # an index seek, never a full scan
