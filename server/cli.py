@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from server import __version__, store
-from server.config import SETTINGS, Config, ConfigError, load
+from server.config import Config, ConfigError, load
 
 log = logging.getLogger("txmon")
 
@@ -199,4 +199,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["SETTINGS", "build_parser", "main"]
+__all__ = ["build_parser", "main"]

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     digest = _digest(args.file, args.date)
     if args.db:
-        post = _db_poster(args.db, args.config)
+        post, close = _db_poster(args.db, args.config)
     else:
         post, close = _http_poster(
             args.url or "http://127.0.0.1:8787", args.token or os.environ.get("TXMON_TOKEN")
@@ -96,10 +96,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = send_batches(records, max(1, min(args.batch, 10_000)), digest, post)
     finally:
-        if args.db:
-            post.close()  # type: ignore[attr-defined]
-        else:
-            close()
+        close()
     _print_summary(args.file, records, bad, summary)
     return 0
 
@@ -152,25 +149,17 @@ def _http_poster(url: str, token: str | None) -> tuple[Poster, Callable[[], None
     return sender.post_records, sender.close
 
 
-class _DbPoster:
+def _db_poster(db: str, config_path: str | None) -> tuple[Poster, Callable[[], None]]:
     """Ingest through an in-process Receiver: same writer and detector, no HTTP."""
+    from server.config import load
+    from server.service import Receiver
 
-    def __init__(self, db: str, config_path: str | None) -> None:
-        from server.config import load
-        from server.service import Receiver
+    receiver = Receiver(load(flags={"db": db}, path=config_path))
 
-        config = load(flags={"db": db}, path=config_path)
-        self._receiver = Receiver(config)
+    def post(records: Sequence[Record], key: str) -> dict[str, Any]:
+        return receiver.ingest(list(records), idempotency_key=key, body=key.encode()).answer
 
-    def __call__(self, records: Sequence[Record], key: str) -> dict[str, Any]:
-        return self._receiver.ingest(list(records), idempotency_key=key, body=key.encode()).answer
-
-    def close(self) -> None:
-        self._receiver.close()
-
-
-def _db_poster(db: str, config_path: str | None) -> _DbPoster:
-    return _DbPoster(db, config_path)
+    return post, receiver.close
 
 
 def _print_summary(path: str, records: list[Record], bad: list[BadRow], summary: dict) -> None:

@@ -220,9 +220,10 @@ class PendingRecords:
         )
         rollup = self.rollup
         for r in records:
-            slot = rollup.get((r.ts - r.ts % 60, r.status))
+            key = (r.ts - r.ts % 60, r.status)
+            slot = rollup.get(key)
             if slot is None:
-                rollup[(r.ts - r.ts % 60, r.status)] = [r.count, 1]
+                rollup[key] = [r.count, 1]
             else:
                 slot[0] += r.count
                 slot[1] += 1

@@ -13,7 +13,6 @@ import random
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from server.records import Record
 
@@ -207,23 +206,3 @@ def labelled_week(seed: int = 7, start: int = WEEK_START) -> LabelledWeek:
         label = Label(label_id, inj.start, inj.end - 60, statuses, kind, desc)
         (quiet if inj.kind == "surge" else incidents).append(label)
     return LabelledWeek(records, incidents, quiet)
-
-
-def _stamp(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def write_csv(week: LabelledWeek, data_path: str, labels_path: str) -> None:
-    """Write `timestamp,status,count` and `id,start,end,statuses,minutes,kind,signature` CSVs."""
-    with open(data_path, "w", encoding="utf-8", newline="") as out:
-        out.write("timestamp,status,count\n")
-        for rec in week.records:
-            out.write(f"{_stamp(rec.ts)},{rec.status},{rec.count}\n")
-    with open(labels_path, "w", encoding="utf-8", newline="") as out:
-        out.write("id,start,end,statuses,minutes,kind,signature\n")
-        for lab in week.incidents:
-            minutes = (lab.end - lab.start) // 60 + 1
-            out.write(
-                f"{lab.id},{_stamp(lab.start)},{_stamp(lab.end)},{';'.join(lab.statuses)},"
-                f'{minutes},{lab.kind},"{lab.signature}"\n'
-            )

@@ -39,9 +39,6 @@ class Pending:
         self._error = error
         self._done.release()
 
-    def done(self) -> bool:
-        return not self._done.locked()
-
     def result(self, timeout: float | None = None) -> Any:
         """The work's return value once committed; its exception re-raised otherwise."""
         if not self._done.acquire(timeout=-1 if timeout is None else timeout):
