@@ -56,7 +56,8 @@ class InvalidRecord(ValueError):
 # here because a lost race only means parsing a value twice.
 _CACHE_LIMIT = 4096
 _ts_cache: dict[str, int] = {}
-_iso_cache: dict[int, str] = {}
+# epoch -> iso(epoch) for recent values; hot loops read it directly before calling iso().
+ISO_TEXT: dict[int, str] = {}
 _good_statuses: set[str] = set()
 
 
@@ -184,10 +185,10 @@ def parse_record(obj: object, index: int = 0) -> Record | list[FieldError]:
 
 def iso(epoch: int) -> str:
     """Epoch seconds -> normalised ISO 8601 UTC, e.g. `2025-07-12T13:45:00Z`."""
-    text = _iso_cache.get(epoch)
+    text = ISO_TEXT.get(epoch)
     if text is None:
         text = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        if len(_iso_cache) >= _CACHE_LIMIT:
-            _iso_cache.clear()
-        _iso_cache[epoch] = text
+        if len(ISO_TEXT) >= _CACHE_LIMIT:
+            ISO_TEXT.clear()
+        ISO_TEXT[epoch] = text
     return text

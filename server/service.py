@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import itertools
 import json
 import sqlite3
 import threading
@@ -29,7 +30,7 @@ from server.engine import Engine, Judged
 from server.messages import render_test
 from server.metrics import Metrics
 from server.notify import Notifier, event_payload, wants_notification
-from server.records import Record, iso
+from server.records import ISO_TEXT, Record, iso
 from server.store import StoredRecord, Verdict
 from server.writer import Writer
 
@@ -61,6 +62,14 @@ def _number(value: float) -> str:
     return f"{value:.3f}" if value - value == 0 else "null"
 
 
+_ANSWER_RECORD = (
+    '{"id":%d,"timestamp":"%s","status":"%s","count":%d,'
+    '"severity":"%s","score":%.3f,"expected":%.3f,"upper":%.3f}'
+)
+# What "%.3f" makes of an infinite or NaN verdict number; never valid JSON.
+_NOT_FINITE = (":nan", ":inf", ":-inf")
+
+
 def ingest_answer(
     first_id: int,
     records: Sequence[Record],
@@ -70,16 +79,24 @@ def ingest_answer(
     """The 201 body. Written by hand rather than json.dumps: with thousands of records per
     request it is the second-largest cost of ingest, and every field is already safe (ids and
     counts are ints, statuses match [a-z0-9_]+, ISO times and severities are fixed forms)."""
-    parts = [
-        f'{{"id":{first_id + i},"timestamp":"{iso(r.ts)}","status":"{r.status}",'
-        f'"count":{r.count},"severity":"{v.severity}","score":{_number(v.score)},'
-        f'"expected":{_number(v.expected)},"upper":{_number(v.upper)}}}'
-        for i, (r, v) in enumerate(zip(records, verdicts, strict=True))
-    ]
+    isos = ISO_TEXT
+    fmt = _ANSWER_RECORD
+    text = ",".join(
+        [
+            fmt
+            % (i, isos.get(r[0]) or iso(r[0]), r[1], r[2], v.severity, v.score, v.expected, v.upper)
+            for i, r, v in zip(itertools.count(first_id), records, verdicts)
+        ]
+    )
+    if any(bad in text for bad in _NOT_FINITE):  # rare: redo with `null` for those numbers
+        text = ",".join(
+            f'{{"id":{first_id + i},"timestamp":"{iso(r.ts)}","status":"{r.status}",'
+            f'"count":{r.count},"severity":"{v.severity}","score":{_number(v.score)},'
+            f'"expected":{_number(v.expected)},"upper":{_number(v.upper)}}}'
+            for i, (r, v) in enumerate(zip(records, verdicts, strict=True))
+        )
     alerts_json = json.dumps(alerts, separators=(",", ":"))
-    return (
-        f'{{"accepted":{len(records)},"records":[{",".join(parts)}],"alerts":{alerts_json}}}'
-    ).encode()
+    return f'{{"accepted":{len(records)},"records":[{text}],"alerts":{alerts_json}}}'.encode()
 
 
 class NoChannels(LookupError):

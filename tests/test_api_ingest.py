@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 
 import pytest
@@ -288,3 +289,32 @@ def test_a_stalled_request_does_not_hold_a_thread_forever(live: Live) -> None:
     with socket.create_connection((host, port), timeout=10) as sock:
         sock.sendall(b"POST /api/v1/transactions HTTP/1.1\r\nContent-Le")  # and nothing more
         assert sock.recv(65536) == b""
+
+
+def test_answer_writes_a_number_that_is_not_finite_as_null() -> None:
+    from server.engine import Judged
+    from server.records import Record
+    from server.service import ingest_answer
+
+    records = [Record(1752327900, "approved", 5), Record(1752327900, "inf", 2)]
+    verdicts = [Judged("high", math.inf, 1.25, math.nan), Judged("normal", 0.5, 2.0, 4.0)]
+    body = json.loads(ingest_answer(7, records, verdicts, []))
+    first, second = body["records"]
+    assert (first["id"], first["score"], first["expected"], first["upper"]) == (7, None, 1.25, None)
+    assert (second["id"], second["status"], second["score"], second["upper"]) == (
+        8,
+        "inf",
+        0.5,
+        4.0,
+    )
+
+
+def test_stored_verdict_numbers_read_back_rounded_like_the_answer(live: Live) -> None:
+    batch = [rec(f"2025-07-12 13:{m:02d}:00", "approved", 100 + 7 * m) for m in range(40)]
+    answered = live.client.post("/api/v1/transactions", json=batch).json()["records"]
+    by_id = {r["id"]: r for r in stored(live)}
+    for record in answered:
+        again = by_id[record["id"]]
+        for name in ("score", "expected", "upper"):
+            assert again[name] == pytest.approx(record[name], abs=0.0011)
+            assert again[name] is None or round(again[name], 3) == again[name]
