@@ -157,7 +157,10 @@ def test_high_rows_are_red_bold_and_say_so(live: Live) -> None:
         # the other panels
         assert "1 firing / 0 acked" in header(app) and "live" in header(app)
         sparks = app.query_one(SparklinesPanel)
-        assert sparks.rows["denied"].has_class("-high")
+        # The series arrive on their own poll, possibly after the table and the alerts.
+        await until(
+            pilot, lambda: "denied" in sparks.rows and sparks.rows["denied"].has_class("-high")
+        )
         assert sparks.rows["approved"].has_class("-normal")
         assert "HIGH" in str(sparks.rows["denied"].query_one(".spark-stats").render())
         alerts = app.query_one(AlertsTable)
