@@ -523,6 +523,13 @@ def phase_batch(cfg: Settings, work: Path, problems: list[str], peer_rps: float)
         out["txmon"] = measure(srv, TXMON_POST, **kw)
         check_stored(out["txmon"], srv.port, POST_BATCH, 4, problems)
     out["txmon"]["records_per_s"] = round(out["txmon"]["rps_2xx"] * POST_BATCH)
+    # CPU time per record over every thread (Python, SQLite, kernel), and the rate that would
+    # give if that work were spread perfectly over every CPU of the machine: a ceiling for any
+    # design that splits the same per-record work across processes.
+    cpu_s_per_s = out["txmon"]["server_cpu_pct"] / 100
+    per_record_us = 1e6 * cpu_s_per_s / max(out["txmon"]["records_per_s"], 1)
+    out["txmon"]["cpu_us_per_record"] = round(per_record_us, 2)
+    out["all_cpus_ceiling_records_per_s"] = round((os.cpu_count() or 1) * 1e6 / per_record_us)
     out["peer_records_per_s"] = peer_rps
     out["ratio_txmon_peer"] = round(out["txmon"]["records_per_s"] / max(peer_rps, 1e-9), 1)
     print(f"  txmon    {out['txmon']['records_per_s']:>9,.0f} records/s", flush=True)
@@ -744,6 +751,9 @@ def report(results: dict[str, Any], records: int) -> str:
         table(rows),
         "",
         f"txmon batch records/s / peer records/s = {batch['ratio_txmon_peer']:,.0f}x",
+        f"txmon server CPU per record: {batch['txmon']['cpu_us_per_record']:.1f} µs (all "
+        f"threads); spread perfectly over {results['machine']['cpus']} CPUs that work would "
+        f"allow at most {batch['all_cpus_ceiling_records_per_s']:,} records/s",
         "",
     ]
     for size, entry in reads.items():
