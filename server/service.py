@@ -79,6 +79,8 @@ def ingest_answer(
     """The 201 body. Written by hand rather than json.dumps: with thousands of records per
     request it is the second-largest cost of ingest, and every field is already safe (ids and
     counts are ints, statuses match [a-z0-9_]+, ISO times and severities are fixed forms)."""
+    if len(records) != len(verdicts):
+        raise ValueError(f"{len(records)} records but {len(verdicts)} verdicts")
     isos = ISO_TEXT
     fmt = _ANSWER_RECORD
     text = ",".join(

@@ -213,6 +213,8 @@ class PendingRecords:
         received_at: int,
     ) -> None:
         """Stage records (ids from `first_id` on, consecutive across calls) with verdicts."""
+        if len(records) != len(verdicts):
+            raise ValueError(f"{len(records)} records but {len(verdicts)} verdicts")
         if self.first_id is None:
             self.first_id = first_id
         self.rows.extend(
