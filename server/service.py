@@ -497,7 +497,9 @@ class Receiver:
         if status is not None:
             series[status] = [0] * minutes
         for minute, name, count in store.minute_series(conn, first, newest, status):
-            row = series.setdefault(name, [0] * minutes)
+            row = series.get(name)
+            if row is None:  # not setdefault: it would build a zero row for every minute
+                row = series[name] = [0] * minutes
             row[(minute - first) // MINUTE] = count
         return {
             "start": iso(first),
