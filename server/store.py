@@ -203,7 +203,6 @@ class PendingRecords:
 
     def __init__(self) -> None:
         self.rows: list[tuple[object, ...]] = []
-        self.first_id: int | None = None
 
     def add(
         self,
@@ -215,8 +214,6 @@ class PendingRecords:
         """Stage records (ids from `first_id` on, consecutive across calls) with verdicts."""
         if len(records) != len(verdicts):
             raise ValueError(f"{len(records)} records but {len(verdicts)} verdicts")
-        if self.first_id is None:
-            self.first_id = first_id
         self.rows.extend(
             (i, r[0], r[1], r[2], v.severity, v.score, v.expected, v.upper, received_at)
             for i, r, v in zip(itertools.count(first_id), records, verdicts)
@@ -240,13 +237,12 @@ class PendingRecords:
                 " WHERE id >= ? GROUP BY 1, 2"
                 " ON CONFLICT (minute, status) DO UPDATE SET count = count + excluded.count,"
                 " records = records + excluded.records",
-                (self.first_id,),
+                (self.rows[0][0],),  # the first id staged: every row from it on is new
             )
         self.clear()
 
     def clear(self) -> None:
         self.rows = []
-        self.first_id = None
 
 
 def idempotent_answer(conn: sqlite3.Connection, key: str) -> tuple[str, int, str] | None:
