@@ -66,8 +66,10 @@ _ANSWER_RECORD = (
     '{"id":%d,"timestamp":"%s","status":"%s","count":%d,'
     '"severity":"%s","score":%.3f,"expected":%.3f,"upper":%.3f}'
 )
-# What "%.3f" makes of an infinite or NaN verdict number; never valid JSON.
+# What "%.3f" makes of an infinite or NaN verdict number; never valid JSON. The slow path then
+# formats those numbers itself, as `null` where they are not finite.
 _NOT_FINITE = (":nan", ":inf", ":-inf")
+_ANSWER_RECORD_CHECKED = _ANSWER_RECORD.replace("%.3f", "%s")
 
 
 def ingest_answer(
@@ -91,11 +93,11 @@ def ingest_answer(
         ]
     )
     if any(bad in text for bad in _NOT_FINITE):  # rare: redo with `null` for those numbers
+        checked = _ANSWER_RECORD_CHECKED
         text = ",".join(
-            f'{{"id":{first_id + i},"timestamp":"{iso(r.ts)}","status":"{r.status}",'
-            f'"count":{r.count},"severity":"{v.severity}","score":{_number(v.score)},'
-            f'"expected":{_number(v.expected)},"upper":{_number(v.upper)}}}'
-            for i, (r, v) in enumerate(zip(records, verdicts, strict=True))
+            checked
+            % (i, iso(r[0]), r[1], r[2], v.severity, *map(_number, (v.score, v.expected, v.upper)))
+            for i, r, v in zip(itertools.count(first_id), records, verdicts)
         )
     alerts_json = json.dumps(alerts, separators=(",", ":"))
     return f'{{"accepted":{len(records)},"records":[{text}],"alerts":{alerts_json}}}'.encode()
