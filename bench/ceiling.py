@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import run as bench
 
@@ -45,29 +44,6 @@ def free_detection_server(db: Path, workdir: Path) -> bench.Server:
     return bench.Server("txmon-free-detection", argv, port, "/healthz", workdir)
 
 
-def measure_batch(server: bench.Server, seconds: float, problems: list[str]) -> dict[str, Any]:
-    env = {
-        "BENCH_BASE": str(int(time.time()) - 3 * 365 * 86_400),
-        "BENCH_BATCH": str(bench.POST_BATCH),
-    }
-    with bench.running(server, problems) as srv:
-        result = bench.measure(
-            srv,
-            bench.TXMON_POST,
-            mode="batch",
-            connections=4,
-            warmup=2.0,
-            seconds=seconds,
-            env=env,
-            per_request=bench.POST_BATCH,
-        )
-        bench.check_stored(result, srv.port, bench.POST_BATCH, 4, problems)
-    result["records_per_s"] = round(result["rps_2xx"] * bench.POST_BATCH)
-    cpu = result["server_cpu_pct"] / 100
-    result["cpu_us_per_record"] = round(1e6 * cpu / max(result["records_per_s"], 1), 2)
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == [SERVE_FLAG]:
@@ -83,11 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="txmon-ceiling-") as tmp:
         work = Path(tmp)
         for n in range(1, opts.rounds + 1):
-            real = measure_batch(
-                bench.txmon_server(work / f"real{n}.db", work), opts.seconds, problems
+            real = bench.measure_batch(
+                bench.txmon_server(work / f"real{n}.db", work),
+                problems,
+                warmup=2.0,
+                seconds=opts.seconds,
             )
-            free = measure_batch(
-                free_detection_server(work / f"free{n}.db", work), opts.seconds, problems
+            free = bench.measure_batch(
+                free_detection_server(work / f"free{n}.db", work),
+                problems,
+                warmup=2.0,
+                seconds=opts.seconds,
             )
             rounds.append({"txmon": real, "free_detection": free})
             print(
@@ -104,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "free_detection_records_per_s": free_rate,
         "free_over_txmon": round(free_rate / max(real_rate, 1), 2),
         "txmon_cpu_us_per_record": real_cpu,
-        "all_cpus_ceiling_records_per_s": round(cpus * 1e6 / real_cpu),
+        "all_cpus_ceiling_records_per_s": bench.all_cpus_ceiling(real_cpu),
         "cpus": cpus,
     }
     print(

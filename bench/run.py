@@ -62,6 +62,7 @@ BASE_COUNT = {
 }
 FILL_BATCH = 10_000  # the receiver's per-POST limit
 POST_BATCH = 1_000  # the batch size the throughput test uses
+BATCH_CONNECTIONS = 4
 CACHE_FROM = 1_000_000  # read DBs this large are kept in bench/results/ between runs
 
 # Acceptance targets.
@@ -502,34 +503,53 @@ def phase_single(cfg: Settings, work: Path, problems: list[str]) -> dict[str, An
     return out
 
 
-def phase_batch(cfg: Settings, work: Path, problems: list[str], peer_rps: float) -> dict[str, Any]:
-    """1,000-record JSON array POSTs from 4 keep-alive connections."""
-    print(f"[2/3] {POST_BATCH:,}-record batch POSTs (wrk -t1 -c4)", flush=True)
+def measure_batch(
+    server: Server, problems: list[str], *, warmup: float, seconds: float
+) -> dict[str, Any]:
+    """Start `server`, POST 1,000-record JSON arrays from 4 keep-alive connections, stop it.
+
+    Adds records/s and the server's CPU time per record over every thread (Python, SQLite,
+    kernel)."""
     # Seven records (one per status) per minute from three years ago: room for 11M records.
     env = {
         "BENCH_BASE": str(int(time.time()) - 3 * 365 * 86_400),
         "BENCH_BATCH": str(POST_BATCH),
     }
-    kw: dict[str, Any] = {
-        "mode": "batch",
-        "connections": 4,
-        "warmup": cfg.warmup,
-        "seconds": cfg.batch_seconds,
-        "env": env,
-        "per_request": POST_BATCH,
-    }
+    with running(server, problems) as srv:
+        result = measure(
+            srv,
+            TXMON_POST,
+            mode="batch",
+            connections=BATCH_CONNECTIONS,
+            warmup=warmup,
+            seconds=seconds,
+            env=env,
+            per_request=POST_BATCH,
+        )
+        check_stored(result, srv.port, POST_BATCH, BATCH_CONNECTIONS, problems)
+    result["records_per_s"] = round(result["rps_2xx"] * POST_BATCH)
+    cpu_s_per_s = result["server_cpu_pct"] / 100
+    result["cpu_us_per_record"] = round(1e6 * cpu_s_per_s / max(result["records_per_s"], 1), 2)
+    return result
+
+
+def all_cpus_ceiling(cpu_us_per_record: float) -> int:
+    """Records/s if that much CPU per record were spread perfectly over every CPU: a ceiling
+    for any design that splits the same per-record work across processes."""
+    return round((os.cpu_count() or 1) * 1e6 / max(cpu_us_per_record, 1e-9))
+
+
+def phase_batch(cfg: Settings, work: Path, problems: list[str], peer_rps: float) -> dict[str, Any]:
+    """1,000-record JSON array POSTs from 4 keep-alive connections."""
+    print(f"[2/3] {POST_BATCH:,}-record batch POSTs (wrk -t1 -c{BATCH_CONNECTIONS})", flush=True)
     out: dict[str, Any] = {"batch_records": POST_BATCH}
-    with running(txmon_server(work / "batch.db", work), problems) as srv:
-        out["txmon"] = measure(srv, TXMON_POST, **kw)
-        check_stored(out["txmon"], srv.port, POST_BATCH, 4, problems)
-    out["txmon"]["records_per_s"] = round(out["txmon"]["rps_2xx"] * POST_BATCH)
-    # CPU time per record over every thread (Python, SQLite, kernel), and the rate that would
-    # give if that work were spread perfectly over every CPU of the machine: a ceiling for any
-    # design that splits the same per-record work across processes.
-    cpu_s_per_s = out["txmon"]["server_cpu_pct"] / 100
-    per_record_us = 1e6 * cpu_s_per_s / max(out["txmon"]["records_per_s"], 1)
-    out["txmon"]["cpu_us_per_record"] = round(per_record_us, 2)
-    out["all_cpus_ceiling_records_per_s"] = round((os.cpu_count() or 1) * 1e6 / per_record_us)
+    out["txmon"] = measure_batch(
+        txmon_server(work / "batch.db", work),
+        problems,
+        warmup=cfg.warmup,
+        seconds=cfg.batch_seconds,
+    )
+    out["all_cpus_ceiling_records_per_s"] = all_cpus_ceiling(out["txmon"]["cpu_us_per_record"])
     out["peer_records_per_s"] = peer_rps
     out["ratio_txmon_peer"] = round(out["txmon"]["records_per_s"] / max(peer_rps, 1e-9), 1)
     print(f"  txmon    {out['txmon']['records_per_s']:>9,.0f} records/s", flush=True)
