@@ -53,11 +53,62 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", "server", int, 8 * 1024 * 1024, "Largest request body accepted."),
     Setting("max_batch_records", "server", int, 10_000, "Most records in one POST."),
     Setting(
-        "max_future_seconds",
+        "max_future_minutes",
         "server",
         int,
-        86_400,
-        "Refuse event times further than this ahead of the server clock.",
+        5,
+        "Refuse records stamped more than this many minutes ahead of the receiver's clock.",
+    ),
+    Setting(
+        "max_statuses",
+        "server",
+        int,
+        256,
+        "Most distinct statuses stored; a record that would add one more is refused (422).",
+    ),
+    Setting(
+        "max_connections",
+        "server",
+        int,
+        512,
+        "Most client connections open at once; past it the longest-idle one is closed, "
+        "or the new one gets a 503.",
+    ),
+    Setting("http_threads", "server", int, 32, "Worker threads serving requests."),
+    Setting(
+        "max_header_bytes",
+        "server",
+        int,
+        16_384,
+        "Largest request line plus header fields (431 past it).",
+    ),
+    Setting(
+        "header_timeout",
+        "server",
+        float,
+        10.0,
+        "Seconds a request head may take to arrive (408 past it).",
+    ),
+    Setting(
+        "body_timeout",
+        "server",
+        float,
+        30.0,
+        "Seconds a request body may take to arrive, and an answer to be taken (408 past it).",
+    ),
+    Setting(
+        "idle_timeout",
+        "server",
+        float,
+        60.0,
+        "Seconds a keep-alive connection may sit idle before it is closed.",
+    ),
+    Setting(
+        "read_connections",
+        "store",
+        int,
+        8,
+        "SQLite read connections in the pool shared by API reads.",
     ),
     Setting("idempotency_hours", "server", int, 24, "How long Idempotency-Key answers are kept."),
     Setting(
@@ -94,7 +145,15 @@ class Config:
     token: str | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     max_batch_records: int = 10_000
-    max_future_seconds: int = 86_400
+    max_future_minutes: int = 5
+    max_statuses: int = 256
+    max_connections: int = 512
+    http_threads: int = 32
+    max_header_bytes: int = 16_384
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    read_connections: int = 8
     idempotency_hours: int = 24
     access_log: str = "errors"
     synchronous: str = "normal"
@@ -125,10 +184,13 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
             if text in ("0", "false", "no", "off"):
                 return False
             raise ValueError
-        if kind is int:
+        if kind is int or kind is float:
             if isinstance(value, bool):
                 raise ValueError
-            return int(value)
+            number = kind(value)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError
+            return number
         if not isinstance(value, str) and origin == "file":
             raise ValueError
         return str(value)
@@ -202,5 +264,18 @@ def _validate(config: Config) -> None:
         raise ConfigError("access_log must be 'errors', 'all' or 'off'")
     if config.writer_batch < 1:
         raise ConfigError("writer_batch must be at least 1")
+    for name, low in (
+        ("max_future_minutes", 0),
+        ("max_statuses", 1),
+        ("max_connections", 1),
+        ("http_threads", 1),
+        ("max_header_bytes", 1024),
+        ("read_connections", 1),
+    ):
+        if getattr(config, name) < low:
+            raise ConfigError(f"{name} must be at least {low}")
+    for name in ("header_timeout", "body_timeout", "idle_timeout"):
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"{name} must be a positive number of seconds")
     if config.token is not None and not config.token.strip():
         raise ConfigError("token is set but empty")

@@ -1,25 +1,32 @@
-"""The HTTP/1.1 front of the receiver: routing, auth, body limits, JSON errors, access log.
+"""The HTTP/1.1 front of the receiver: connections, framing, routing, auth, JSON errors.
 
-Built on `http.server.ThreadingHTTPServer` (one thread per keep-alive connection); handlers
-decode the request, call `Receiver`, and encode the answer. Nothing a client sends may
-produce a 500 or a traceback: every failure becomes a JSON error with a 4xx code.
+One event-loop thread owns every idle connection and reads request heads without blocking;
+a fixed pool of worker threads serves a request once its head has arrived whole. A slow or
+idle client therefore holds a small bounded buffer, never a thread, and every resource a
+client can make the front hold has a setting: `max_connections`, `http_threads`,
+`max_header_bytes`, `header_timeout`, `body_timeout`, `idle_timeout` (docs/configuration.md).
+Framing follows RFC 9112 strictly. Nothing a client sends produces a 500 or a traceback.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
 import hmac
 import ipaddress
 import json
 import logging
+import queue
 import re
+import select
+import selectors
 import socket
 import threading
 import time
 from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,10 +36,22 @@ from server.service import Receiver
 
 log = logging.getLogger("txmon.http")
 
-MAX_LINE = 65_536
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_HEADERS = 100
 REASONS = {status.value: status.phrase for status in HTTPStatus}
+LISTEN_BACKLOG = 1024
+RECV_BYTES = 65_536
+# After an answer, a worker waits this long for the next request on the same connection
+# before handing it back to the event loop: keep-alive clients that send back to back (load
+# generators, batch senders) skip the hand-over, idle ones free the thread at once.
+LINGER_SECONDS = 0.05
+SWEEP_SECONDS = 0.25
+SLOW_REQUEST_SECONDS = 1.0
+
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP/\d\.\d)")
+_DIGITS = re.compile(rb"[0-9]+")
+_FIRST_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 class JsonBytes(bytes):
@@ -55,9 +74,6 @@ def http_date() -> str:
     return _date_cache[1]
 
 
-SLOW_REQUEST_SECONDS = 1.0
-
-
 class ApiError(Exception):
     """An answer other than success: HTTP code, message and optional extra fields."""
 
@@ -66,6 +82,10 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.extra = extra
+
+
+class ClientGone(Exception):
+    """The peer closed, reset, or missed a deadline: drop the connection without answering."""
 
 
 Handler = Callable[["RequestHandler", dict[str, list[str]], tuple[str, ...]], tuple[int, Any]]
@@ -106,100 +126,180 @@ class Router:
         return None
 
 
-class RequestHandler(BaseHTTPRequestHandler):
-    """One instance per connection; keep-alive, so it serves many requests in turn."""
+# --- one connection -------------------------------------------------------------------------
 
-    protocol_version = "HTTP/1.1"
-    server_version = f"txmon/{__version__}"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    # No socket timeout: with one, every recv and send costs an extra poll() (about 10% of
-    # a small POST). Idle and stalled connections are closed by the server's reaper instead.
-    timeout = None
 
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self)
+class Connection:
+    """A client socket (non-blocking) and the bytes read from it but not yet parsed."""
 
-    def finish(self) -> None:
-        self.server.untrack(self)
-        super().finish()
+    __slots__ = ("address", "buffer", "fd", "head_started", "parked_at", "poll", "sock")
 
-    server: TxmonHTTPServer
+    def __init__(self, sock: socket.socket, address: Any) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.address = address
+        self.buffer = bytearray()
+        self.parked_at = time.monotonic()
+        self.head_started: float | None = None  # when the first byte of a request arrived
+        self.poll: Any = None  # a select.poll for this socket, made on first wait
 
-    def version_string(self) -> str:
-        return self.server_version
+    def wait(self, events: int, deadline: float) -> None:
+        """Block until the socket is ready for `events`, or raise ClientGone at `deadline`."""
+        if self.poll is None:
+            self.poll = select.poll()
+            self.poll.register(self.fd, select.POLLIN)
+        self.poll.modify(self.fd, events)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not self.poll.poll(remaining * 1000):
+            raise ClientGone("deadline passed")
 
-    # --- request parsing -------------------------------------------------------------------
-    # http.server parses headers with the email package, which costs more than everything
-    # else a small POST needs; this lean parser keeps its limits and error behaviour.
-
-    def handle_one_request(self) -> None:
-        try:
-            self._handle_one()
-        except OSError:  # resets, broken pipes, a reaped connection: the peer is gone
-            self.close_connection = True
-        self.server.touch(self)
-
-    def _handle_one(self) -> None:
-        line = self.rfile.readline(MAX_LINE + 1)
-        if not line:
-            self.close_connection = True
+    def receive(self, deadline: float) -> None:
+        """Append at least one chunk to the buffer; ClientGone on EOF, error or deadline."""
+        while True:
+            try:
+                chunk = self.sock.recv(RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                self.wait(select.POLLIN, deadline)
+                continue
+            except OSError as exc:
+                raise ClientGone(str(exc)) from None
+            if not chunk:
+                raise ClientGone("closed by the peer")
+            self.buffer += chunk
             return
-        self._body_read = True  # until a request is understood, never trust what follows
-        self.command, self.path, self.request_version = "", "", "HTTP/1.1"
+
+    def send(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                self.wait(select.POLLOUT, deadline)
+                continue
+            except OSError as exc:
+                raise ClientGone(str(exc)) from None
+            view = view[sent:]
+
+    def head_state(self, limit: int) -> int | str:
+        """Where the buffered head ends (its length), 0 if it is still incomplete, or the
+        reason the buffer cannot be an HTTP request."""
+        buffer = self.buffer
+        while buffer[:2] == b"\r\n":  # RFC 9112 2.2: ignore empty lines before a request
+            del buffer[:2]
+        if not buffer:
+            return 0
+        if buffer[0] not in _FIRST_BYTES:
+            return "not an HTTP/1.1 request"
+        end = buffer.find(b"\r\n\r\n", 0, limit + 4)
+        if end >= 0:
+            return end + 4
+        if len(buffer) > limit:
+            return "header section too large"
+        return 0
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class _Spent:
+    """Stands for the reserve descriptor while none could be reopened."""
+
+    def close(self) -> None:
+        pass
+
+
+def _canned(code: int, message: str) -> bytes:
+    """A complete answer that closes the connection, for errors outside any request."""
+    body = json.dumps({"error": message}).encode()
+    return (
+        f"HTTP/1.1 {code} {REASONS[code]}\r\nServer: txmon/{__version__}\r\n"
+        f"Date: {http_date()}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1") + body
+
+
+# --- one request ----------------------------------------------------------------------------
+
+
+class RequestHandler:
+    """One request on a connection: its head, its body on demand, and the answer."""
+
+    def __init__(self, server: TxmonHTTPServer, conn: Connection) -> None:
+        self.server = server
+        self.conn = conn
+        self.client_address = conn.address
+        self.command = ""
+        self.path = ""
+        self.request_version = "HTTP/1.1"
         self.headers = Headers()
-        if len(line) > MAX_LINE:
-            self._protocol_error(414, "request line too long")
-            return
-        parts = line.decode("latin-1").split()
-        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-            self._protocol_error(400, "malformed request line")
-            return
-        method, path, version = parts
-        self.command, self.path, self.request_version = method, path, version
+        self.close_connection = False
+        self._length = 0
+        self._body_read = True
+        self._continue_pending = False
+
+    # --- parsing (RFC 9112) ------------------------------------------------------------------
+
+    def parse_head(self, head: bytes) -> None:
+        """Request line and header fields, strictly; ApiError (connection closed) if bad."""
+        self.close_connection = True  # until the head is understood
+        if b"\0" in head:
+            raise ApiError(400, "NUL byte in the request head")
+        lines = head[:-4].split(b"\r\n")
+        if any(b"\n" in line or b"\r" in line for line in lines):
+            raise ApiError(400, "bare CR or LF in the request head; lines end with CRLF")
+        found = _REQUEST_LINE.fullmatch(lines[0])
+        if found is None:
+            raise ApiError(400, "malformed request line")
+        method, target, version = (part.decode("latin-1") for part in found.groups())
+        self.command, self.path, self.request_version = method, target, version
         if version not in ("HTTP/1.1", "HTTP/1.0"):
-            self._protocol_error(505, f"{version} is not supported; use HTTP/1.1")
-            return
+            raise ApiError(505, f"{version} is not supported; use HTTP/1.1")
+        if len(lines) - 1 > MAX_HEADERS:
+            raise ApiError(431, f"more than {MAX_HEADERS} header fields")
         headers = self.headers
-        for _ in range(MAX_HEADERS + 1):
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            if len(raw) > MAX_LINE:
-                self._protocol_error(431, "header line too long")
-                return
-            name, sep, value = raw.decode("latin-1").partition(":")
-            if not sep or not name.strip():
-                self._protocol_error(400, "malformed header line")
-                return
-            headers[name.strip().lower()] = value.strip()
-        else:
-            self._protocol_error(431, f"more than {MAX_HEADERS} headers")
-            return
+        lengths: list[bytes] = []
+        for raw in lines[1:]:
+            name, sep, value = raw.partition(b":")
+            if not sep or _TOKEN.fullmatch(name) is None:
+                raise ApiError(400, "malformed header field (RFC 9112 5.1)")
+            value = value.strip(b" \t")
+            key = name.decode("latin-1").lower()
+            if key == "content-length":
+                lengths.append(value)
+            headers[key] = value.decode("latin-1")
+        if "transfer-encoding" in headers:
+            raise ApiError(411, "send a Content-Length; chunked bodies are not accepted")
+        if lengths:
+            if any(_DIGITS.fullmatch(v) is None for v in lengths) or len(set(lengths)) > 1:
+                raise ApiError(400, "Content-Length must be one decimal number of bytes")
+            if len(lengths[0]) > 18:
+                raise ApiError(413, "the declared body is over the size limit")
+            self._length = int(lengths[0])
+        expect = headers.get("expect")
+        if expect is not None:
+            if expect.lower() != "100-continue":
+                raise ApiError(417, "only 'Expect: 100-continue' is understood")
+            self._continue_pending = version == "HTTP/1.1"
         connection = headers.get("connection", "").lower()
         if version == "HTTP/1.0":
             self.close_connection = "keep-alive" not in connection
         else:
             self.close_connection = "close" in connection
-        if headers.get("expect", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self._dispatch(method.upper())
-
-    def _protocol_error(self, code: int, message: str) -> None:
-        self.close_connection = True
-        self._write(code, json.dumps({"error": message}).encode(), "application/json", {})
-        self._access_log(self.command or "-", code, 0.0)
+        self._body_read = self._length == 0
 
     # --- dispatch --------------------------------------------------------------------------
 
-    def _dispatch(self, method: str) -> None:
+    def handle(self, head: bytes) -> None:
+        """Parse, route, authorize, run the endpoint and answer."""
         started = time.perf_counter()
-        self._body_read = False
+        method = "-"
+        code = 500
         server = self.server
         server.enter()
-        code = 500
         try:
+            self.parse_head(head)
+            method = self.command
             if self.path.startswith("/"):  # origin-form, as every client but a proxy sends
                 path, _, query = self.path.partition("?")
             else:
@@ -209,6 +309,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             if found is None:
                 raise ApiError(404, f"no such endpoint: {path}")
             methods, params = found
+            if method not in KNOWN_METHODS:
+                raise ApiError(
+                    501, f"method {method!r} is not implemented (methods are case-sensitive)"
+                )
             handler = methods.get("GET" if method == "HEAD" else method)
             if handler is None:
                 allowed = ", ".join(sorted(methods))
@@ -220,6 +324,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         except ApiError as exc:
             code = exc.code
             self._send_error(exc)
+        except ClientGone:
+            code = 499  # logged only; nobody is there to answer
+            self.close_connection = True
         except Exception:
             code = 500
             log.exception("unexpected error on %s %s", method, self.path.split("?", 1)[0])
@@ -244,29 +351,33 @@ class RequestHandler(BaseHTTPRequestHandler):
     # --- bodies ----------------------------------------------------------------------------
 
     def read_body(self) -> bytes:
-        """The request body, bounded by max_body_bytes; 411/413/400 otherwise."""
-        if self.headers.get("transfer-encoding", "").lower() not in ("", "identity"):
-            self.close_connection = True
-            raise ApiError(411, "send a Content-Length; chunked bodies are not accepted")
-        length_header = self.headers.get("content-length")
-        if length_header is None:
-            self.close_connection = True
-            raise ApiError(411, "Content-Length header is required")
-        try:
-            length = int(length_header)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self.close_connection = True
-            raise ApiError(400, "Content-Length must be a non-negative integer") from None
+        """The body, bounded by max_body_bytes and body_timeout (413 past the size).
+
+        No Content-Length means no body (RFC 9112 6.3), so `curl -X POST` without `-d` works.
+        `100 Continue` is sent only here, after routing and auth have passed.
+        """
+        length = self._length
         limit = self.server.config.max_body_bytes
         if length > limit:
             self.close_connection = True
             raise ApiError(413, f"body of {length:,} bytes is over the {limit:,}-byte limit")
-        body = self.rfile.read(length) if length else b""
-        if len(body) != length:
+        conn = self.conn
+        deadline = time.monotonic() + self.server.config.body_timeout
+        if self._continue_pending and length > len(conn.buffer):
+            self._continue_pending = False
+            conn.send(b"HTTP/1.1 100 Continue\r\n\r\n", deadline)
+        try:
+            while len(conn.buffer) < length:
+                conn.receive(deadline)
+        except ClientGone:
             self.close_connection = True
-            raise ApiError(400, "body ended before Content-Length bytes arrived")
+            if time.monotonic() >= deadline:
+                raise ApiError(
+                    408, f"the body did not arrive within {self.server.config.body_timeout:g} s"
+                ) from None
+            raise
+        body = bytes(conn.buffer[:length])
+        del conn.buffer[:length]
         self._body_read = True
         return body
 
@@ -296,7 +407,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         else:
             payload = json.dumps(document, separators=(",", ":")).encode()
             content_type = "application/json"
-        if not self._body_read and self.headers.get("content-length") not in (None, "0"):
+        if not self._body_read:
             # An unread body would be parsed as the next request: close instead.
             self.close_connection = True
         self._write(code, b"" if head else payload, content_type, extra or {}, len(payload))
@@ -307,23 +418,23 @@ class RequestHandler(BaseHTTPRequestHandler):
         payload: bytes,
         content_type: str,
         extra: dict[str, str],
-        length: int | None = None,
+        length: int,
     ) -> None:
         """Status line, headers and body in one write (one packet for small answers)."""
-        self._status = code
         lines = [
             f"HTTP/1.1 {code} {REASONS.get(code, 'Unknown')}",
-            f"Server: {self.server_version}",
+            f"Server: txmon/{__version__}",
             f"Date: {http_date()}",
             f"Content-Type: {content_type}",
-            f"Content-Length: {len(payload) if length is None else length}",
+            f"Content-Length: {length}",
         ]
         lines.extend(f"{name}: {value}" for name, value in extra.items())
         if self.close_connection:
             lines.append("Connection: close")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
         try:
-            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
-        except OSError:
+            self.conn.send(data, time.monotonic() + self.server.config.body_timeout)
+        except ClientGone:
             self.close_connection = True
 
     def _send_error(self, exc: ApiError) -> None:
@@ -338,10 +449,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                 document[key] = value
         if exc.code == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="txmon"'
+        if exc.code >= 500 or exc.code in (408, 413, 431):
+            self.close_connection = True
         self._send(exc.code, document, extra=headers)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence http.server's own stderr lines; `_access_log` writes structured ones."""
 
     def _access_log(self, method: str, code: int, seconds: float) -> None:
         mode = self.server.config.access_log
@@ -376,12 +486,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class TxmonHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its Receiver and counts requests in flight."""
-
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
+class TxmonHTTPServer:
+    """Listening socket, event loop over idle connections, and a fixed pool of workers."""
 
     def __init__(self, config: Config, receiver: Receiver) -> None:
         self.config = config
@@ -389,42 +495,298 @@ class TxmonHTTPServer(ThreadingHTTPServer):
         from server.routes import build_router
 
         self.router = build_router()
+        self.idle_timeout = float(config.idle_timeout)
+        self.header_timeout = float(config.header_timeout)
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind((config.host, config.port))
+            self.socket.listen(LISTEN_BACKLOG)
+        except OSError:
+            self.socket.close()
+            raise
+        self.socket.setblocking(False)
+        self.server_address = self.socket.getsockname()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._returned: collections.deque[Connection] = collections.deque()
+        self._parked: dict[Connection, None] = {}  # insertion order = oldest first
+        self._open = 0  # connections accepted and not yet closed (any thread)
+        self._open_lock = threading.Lock()
+        self._work: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
         self._in_flight = 0
         self._idle = threading.Condition()
-        if ":" in config.host:
-            self.address_family = socket.AF_INET6
-        self._connections: dict[RequestHandler, float] = {}
-        self._connections_lock = threading.Lock()
-        super().__init__((config.host, config.port), RequestHandler)
-        self._reaper = threading.Thread(target=self._reap, name="txmon-reaper", daemon=True)
-        self._reaper.start()
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._reserve: Any = open("/dev/null", "rb")  # noqa: SIM115 (freed on EMFILE)
+        self.refused = 0
+        self._workers = [
+            threading.Thread(target=self._work_loop, name=f"txmon-http-{i}", daemon=True)
+            for i in range(config.http_threads)
+        ]
+        for worker in self._workers:
+            worker.start()
+        receiver.metrics.add_gauge(
+            "txmon_http_connections",
+            "Client connections open, against the max_connections setting.",
+            ("kind",),
+            lambda: [(("open",), float(self._open)), (("limit",), float(config.max_connections))],
+        )
 
-    idle_timeout = 300.0  # seconds a connection may sit without finishing a request
-    reap_every = 1.0
+    @property
+    def open_connections(self) -> int:
+        """Client connections accepted and not yet closed."""
+        return self._open
 
-    def track(self, handler: RequestHandler) -> None:
-        with self._connections_lock:
-            self._connections[handler] = time.monotonic()
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled now."""
+        return self._in_flight
 
-    def untrack(self, handler: RequestHandler) -> None:
-        with self._connections_lock:
-            self._connections.pop(handler, None)
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
-    def touch(self, handler: RequestHandler) -> None:
-        """A request was finished on this connection (a single dict store: no lock)."""
-        if handler in self._connections:
-            self._connections[handler] = time.monotonic()
+    # --- event loop ----------------------------------------------------------------------------
 
-    def _reap(self) -> None:
-        """Close connections idle (or stuck mid-request) for longer than idle_timeout."""
+    def serve_forever(self, poll_interval: float = 0.25) -> None:
+        """Accept and watch connections until `shutdown()`."""
+        self._stopped.clear()
+        selector = self._selector
+        selector.register(self.socket, selectors.EVENT_READ, None)
+        selector.register(self._wake_r, selectors.EVENT_READ, self._wake_r)
+        next_sweep = time.monotonic() + SWEEP_SECONDS
+        try:
+            while not self._stop.is_set():
+                for key, _ in selector.select(min(poll_interval, SWEEP_SECONDS)):
+                    if key.data is None:
+                        self._accept()
+                    elif key.data is self._wake_r:
+                        self._adopt_returned()
+                    else:
+                        self._on_readable(key.data)
+                now = time.monotonic()
+                if now >= next_sweep:
+                    next_sweep = now + SWEEP_SECONDS
+                    self._sweep(now)
+        finally:
+            for conn in list(self._parked):
+                self._close(conn)
+            selector.close()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop the event loop and wait until it has (callable from any thread)."""
+        self._stop.set()
+        self._wake()
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        """Close the listening socket and let the workers end after their current request."""
+        self._stop.set()
+        self.socket.close()
+        for _ in self._workers:
+            self._work.put(None)
+        self._reserve.close()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full pipe already wakes the loop
+            self._wake_w.send(b"\0")
+
+    def _accept(self) -> None:
+        for _ in range(64):  # then let the loop serve the connections it already has
+            try:
+                sock, address = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._out_of_files()
+                return
+            if self._open >= self.config.max_connections and not self._evict_oldest():
+                self._refuse(sock, 503, "too many connections; retry shortly")
+                continue
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._open_lock:
+                self._open += 1
+            self._park(Connection(sock, address))
+
+    def _refuse(self, sock: socket.socket, code: int, message: str) -> None:
+        self.refused += 1
+        try:
+            sock.setblocking(False)
+            sock.send(_canned(code, message))
+        except OSError:
+            pass
+        sock.close()
+
+    def _out_of_files(self) -> None:
+        """The process hit its open-file limit: free the reserve descriptor to take one
+        connection off the backlog and close it, so the loop never spins on it."""
+        self._evict_oldest()
+        self._reserve.close()
+        try:
+            sock, _ = self.socket.accept()
+            self._refuse(sock, 503, "the receiver is out of file descriptors; retry shortly")
+        except OSError:
+            pass
+        try:
+            self._reserve = open("/dev/null", "rb")  # noqa: SIM115
+        except OSError:  # still none free: the next shortage tries again
+            self._reserve = _Spent()
+
+    def _evict_oldest(self) -> bool:
+        """Close the connection that has waited longest for a request, to make room."""
+        for conn in self._parked:
+            self._close(conn)
+            return True
+        return False
+
+    def _park(self, conn: Connection) -> None:
+        conn.parked_at = time.monotonic()
+        self._parked[conn] = None
+        try:
+            self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+        except (OSError, ValueError):
+            self._close(conn)
+
+    def _unpark(self, conn: Connection) -> None:
+        self._parked.pop(conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(conn.sock)
+
+    def _adopt_returned(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        while self._returned:
+            conn = self._returned.popleft()
+            if self._stop.is_set():
+                self._close(conn)
+            else:
+                self._park(conn)
+
+    def _on_readable(self, conn: Connection) -> None:
+        try:
+            chunk = conn.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._close(conn)
+            return
+        if conn.head_started is None:
+            conn.head_started = time.monotonic()
+        conn.buffer += chunk
+        state = conn.head_state(self.config.max_header_bytes)
+        if isinstance(state, str):
+            self._close(conn, 431 if state.startswith("header") else 400, state)
+        elif state:
+            self._unpark(conn)
+            self._work.put(conn)
+
+    def _sweep(self, now: float) -> None:
+        """Close connections idle past idle_timeout, or mid-head past header_timeout."""
+        idle_cutoff = now - self.idle_timeout
+        head_cutoff = now - self.header_timeout
+        for conn in list(self._parked):
+            if conn.head_started is not None:
+                if conn.head_started < head_cutoff:
+                    self._close(conn, 408, "the request head did not arrive in time")
+            elif conn.parked_at < idle_cutoff:
+                self._close(conn)
+
+    def _close(self, conn: Connection, code: int | None = None, message: str = "") -> None:
+        """Close a connection the event loop holds, with a last error answer if given."""
+        self._unpark(conn)
+        self._release(conn, code, message)
+
+    def _release(self, conn: Connection, code: int | None = None, message: str = "") -> None:
+        """Close a connection no one else holds, with a last error answer if given."""
+        if code is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.send(_canned(code, message))
+        conn.close()
+        with self._open_lock:
+            self._open -= 1
+
+    # --- workers ---------------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
         while True:
-            time.sleep(min(self.reap_every, 1.0))
-            cutoff = time.monotonic() - self.idle_timeout
-            with self._connections_lock:
-                stale = [h for h, seen in self._connections.items() if seen < cutoff]
-            for handler in stale:
-                with contextlib.suppress(OSError):  # already closed by the peer
-                    handler.connection.shutdown(socket.SHUT_RDWR)
+            conn = self._work.get()
+            if conn is None:
+                return
+            try:
+                self._serve(conn)
+            except Exception:
+                log.exception("connection from %s failed", conn.address[0])
+                self._release(conn)
+
+    def _serve(self, conn: Connection) -> None:
+        """Serve requests on `conn` while they come back to back, then hand it back."""
+        limit = self.config.max_header_bytes
+        while True:
+            state = conn.head_state(limit)
+            if isinstance(state, str):
+                self._release(conn, 431 if state.startswith("header") else 400, state)
+                return
+            if state == 0:
+                if conn.buffer:
+                    break
+                waited = self._linger(conn)
+                if waited is None:
+                    return
+                if not waited:
+                    break
+                continue
+            head = bytes(conn.buffer[:state])
+            del conn.buffer[:state]
+            handler = RequestHandler(self, conn)
+            handler.handle(head)
+            conn.head_started = None
+            if handler.close_connection or self._stop.is_set():
+                self._release(conn)
+                return
+        if conn.buffer and conn.head_started is None:
+            conn.head_started = time.monotonic()
+        self._returned.append(conn)
+        self._wake()
+
+    def _linger(self, conn: Connection) -> bool | None:
+        """Wait briefly for the next request when no other connection is waiting: True if
+        bytes came, False if not, None if the peer closed (the connection is released)."""
+        if not self._work.empty():
+            return False
+        if conn.poll is None:
+            conn.poll = select.poll()
+            conn.poll.register(conn.fd, select.POLLIN)
+        conn.poll.modify(conn.fd, select.POLLIN)
+        if not conn.poll.poll(LINGER_SECONDS * 1000):
+            return False
+        try:
+            chunk = conn.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._release(conn)
+            return None
+        conn.head_started = time.monotonic()
+        conn.buffer += chunk
+        return True
+
+    # --- requests in flight ------------------------------------------------------------------
 
     def enter(self) -> None:
         with self._idle:
@@ -440,12 +802,3 @@ class TxmonHTTPServer(ThreadingHTTPServer):
         """Wait until no request is being handled (for a graceful stop)."""
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Log unexpected connection-level failures as one line, not a traceback on stderr."""
-        log.exception("connection from %s failed", client_address[0])
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
