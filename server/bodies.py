@@ -11,7 +11,7 @@ import io
 import json
 from dataclasses import dataclass
 
-from server.records import FieldError, Record, parse_record
+from server.records import FieldError, Record, iso, parse_record
 
 MAX_DETAILS = 100
 
@@ -43,9 +43,17 @@ def media_type(header: str | None) -> str:
 
 
 def parse_body(
-    body: bytes, content_type: str | None, *, max_records: int, not_after: int | None = None
+    body: bytes,
+    content_type: str | None,
+    *,
+    max_records: int,
+    not_after: int | None = None,
+    now: int | None = None,
 ) -> list[Record] | Rejected:
-    """Decode and validate a body; raise BodyError when it is unreadable."""
+    """Decode and validate a body; raise BodyError when it is unreadable.
+
+    Records stamped after `not_after` are refused; `now` (the receiver's clock) is named in
+    the message."""
     kind = media_type(content_type)
     try:
         text = body.decode("utf-8-sig")
@@ -74,9 +82,8 @@ def parse_body(
         result = parse_record(item, index)
         if isinstance(result, Record):
             if not_after is not None and result.ts > not_after:
-                details.append(
-                    FieldError(index, "timestamp", "is too far in the future of the server clock")
-                )
+                message = _future(result.ts, not_after, not_after if now is None else now)
+                details.append(FieldError(index, "timestamp", message))
             else:
                 records.append(result)
         else:
@@ -84,6 +91,16 @@ def parse_body(
     if details:
         return Rejected(details[:MAX_DETAILS], len(details))
     return records
+
+
+def _future(ts: int, not_after: int, now: int) -> str:
+    """Why a record stamped ahead of the receiver's clock is refused, with both times."""
+    ahead = ts - now
+    return (
+        f"{iso(ts)} is {ahead // 3600} h {ahead % 3600 // 60} min ahead of the receiver's "
+        f"clock ({iso(now)}); at most {(not_after - now) // 60} min ahead is accepted "
+        "(max_future_minutes): send UTC, or the time with its zone"
+    )
 
 
 def _json_items(text: str) -> list[object]:

@@ -237,7 +237,7 @@ def stream(args: argparse.Namespace, sender: Any, say: Callable[[str], None]) ->
     now = int(time.time())
     speed = max(args.speed, 0.001)
     # Faster than real time, the stream starts at 09:00 UTC the day before, so it stays in the
-    # past (the receiver refuses event times more than max_future_seconds ahead of its clock)
+    # past (the receiver refuses event times more than max_future_minutes ahead of its clock)
     # and a short demo runs through the busy hours of the daily cycle.
     if speed > 1:
         yesterday = now - DAY
@@ -289,7 +289,9 @@ def stream(args: argparse.Namespace, sender: Any, say: Callable[[str], None]) ->
         if records:
             sender.post_records(records, f"{key}-m{minute}")
         due = began + (step + 1) * seconds_per_minute
-        pause = due - time.monotonic()
+        # Once the stream has caught up with the present it goes on in real time: the
+        # receiver refuses records stamped ahead of its clock (max_future_minutes).
+        pause = max(due - time.monotonic(), minute + 60 - time.time())
         if pause > 0:
             time.sleep(pause)
     say("done")

@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +79,7 @@ class Notifier:
         channels: list[Channel],
         policy: NotifyConfig,
         writer: Writer,
-        read: Callable[[], Any],
+        read: Callable[[], AbstractContextManager[Any]],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -140,7 +141,8 @@ class Notifier:
 
     def _sleep(self, channel: Channel, generation: int) -> None:
         try:
-            due = store.next_due(self._read(), channel.name)
+            with self._read() as conn:
+                due = store.next_due(conn, channel.name)
         except Exception:
             due = None
         wait = 1.0 if due is None else max(0.0, min(1.0, due - self._clock()))
@@ -150,14 +152,15 @@ class Notifier:
 
     def _due(self, channel: Channel) -> list[Delivery]:
         now = self._clock()
-        conn = self._read()
-        rows = store.due_notifications(conn, channel.name, now)
-        opened = [r for r in rows if r.kind == "opened"]
-        others = [r for r in rows if r.kind != "opened"]
-        if opened:
-            # The first due opening closes the group: every alert that opened since rides along.
-            seen = {r.id for r in opened}
-            opened += [r for r in store.waiting_openings(conn, channel.name) if r.id not in seen]
+        with self._read() as conn:
+            rows = store.due_notifications(conn, channel.name, now)
+            opened = [r for r in rows if r.kind == "opened"]
+            others = [r for r in rows if r.kind != "opened"]
+            if opened:
+                # The first due opening closes the group: every alert opened since rides along.
+                seen = {r.id for r in opened}
+                waiting = store.waiting_openings(conn, channel.name)
+                opened += [r for r in waiting if r.id not in seen]
         deliveries = [
             Delivery((r.id,), render(event_from_payload(r.payload)), r.attempts) for r in others
         ]

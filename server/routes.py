@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from server.alerts import AlertConflict, AlertNotFound
 from server.bodies import BodyError, Rejected, parse_body
 from server.http import ApiError, JsonBytes, RequestHandler, Router
 from server.records import STATUS_RE
-from server.service import IdempotencyConflict, NoChannels
+from server.service import IdempotencyConflict, NoChannels, TooManyStatuses
 from server.writer import WriterClosed
 
 log = logging.getLogger("txmon.http")
@@ -61,6 +62,11 @@ def _writer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(
             503, "the receiver is shutting down or overloaded; retry", retry_after=1
         ) from None
+    except sqlite3.Error as exc:
+        log.warning("a write failed: %s: %s", type(exc).__name__, exc)
+        raise ApiError(
+            503, "storage is failing (see /healthz); nothing was stored, retry", retry_after=5
+        ) from None
 
 
 def text_field(doc: dict[str, Any], name: str, default: str | None, limit: int) -> str | None:
@@ -95,12 +101,14 @@ def post_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[
     key = h.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ApiError(400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters")
+    now = int(time.time())
     try:
         parsed = parse_body(
             body,
             h.headers.get("content-type"),
             max_records=config.max_batch_records,
-            not_after=int(time.time()) + config.max_future_seconds,
+            not_after=h.server.receiver.horizon(now),
+            now=now,
         )
     except BodyError as exc:
         raise ApiError(exc.code, exc.message) from None
@@ -112,7 +120,7 @@ def post_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[
         )
     try:
         result = _writer_call(h.server.receiver.ingest, parsed, idempotency_key=key, body=body)
-    except IdempotencyConflict as exc:
+    except (IdempotencyConflict, TooManyStatuses) as exc:
         raise ApiError(422, str(exc)) from None
     except ApiError:
         raise

@@ -13,6 +13,7 @@ import gc
 import hashlib
 import itertools
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -33,6 +34,8 @@ from server.notify import Notifier, event_payload, wants_notification
 from server.records import ISO_TEXT, Record, iso
 from server.store import StoredRecord, Verdict
 from server.writer import Writer
+
+log = logging.getLogger("txmon.service")
 
 MINUTE = 60
 TICK_SECONDS = 5
@@ -109,6 +112,10 @@ class NoChannels(LookupError):
 
 class IdempotencyConflict(ValueError):
     """An Idempotency-Key was reused with a different body."""
+
+
+class TooManyStatuses(ValueError):
+    """A request would take the store past `max_statuses` distinct statuses."""
 
 
 def record_json(rec: StoredRecord) -> dict[str, Any]:
@@ -189,6 +196,8 @@ class Receiver:
             raise ConfigError(f"[notify] {exc}") from None
         self._conn = store.connect(config.db, synchronous=config.synchronous)
         self.schema_version = store.migrate(self._conn)
+        self._warn_of_future_records()
+        self._statuses = store.distinct_statuses(self._conn)
         # The engine is only touched under this lock: by the writer thread for changes, by
         # API threads for baselines and profiles.
         self._engine_lock = threading.Lock()
@@ -202,7 +211,7 @@ class Receiver:
         self.tick_seconds = TICK_SECONDS
         self._watermark: int | None = self.engine.watermark
         self._watermark_wall = time.time()
-        self.readers = store.Readers(config.db)
+        self.readers = store.Readers(config.db, size=config.read_connections)
         self.rate = _RateMeter()
         self.metrics = Metrics()
         self._register_gauges()
@@ -216,11 +225,28 @@ class Receiver:
             idle=self._housekeeping,
             before_commit=self._pending.flush,
             on_commit_failure=self._on_commit_failure,
-            refusals=(IdempotencyConflict, AlertConflict, AlertNotFound),
+            refusals=(IdempotencyConflict, TooManyStatuses, AlertConflict, AlertNotFound),
         )
-        self.notifier = Notifier(channels, config.notify, self.writer, self.readers.get)
+        self.notifier = Notifier(channels, config.notify, self.writer, self.readers.connection)
         self.writer.start()
         self.notifier.start()
+
+    def horizon(self, now: float | None = None) -> int:
+        """The latest event time accepted now: the clock plus `max_future_minutes`."""
+        return int(time.time() if now is None else now) + self.config.max_future_minutes * 60
+
+    def _warn_of_future_records(self) -> None:
+        """Records stamped ahead of the clock (stored before they were refused) stay in the
+        database, but detection and the window views start from the newest minute that is
+        not in the future, so a skewed sender cannot blind detection across restarts."""
+        count, newest = store.future_records(self._conn, self.horizon())
+        if count:
+            log.warning(
+                '{"event":"future_records","records":%d,"newest":"%s","detail":"ignored by '
+                'detection and /series until the clock reaches them; see docs/api.md"}',
+                count,
+                iso(newest) if newest is not None else "",
+            )
 
     def _build_engine(self, conn: sqlite3.Connection) -> Engine:
         """Detection state from the store: baselines from the rollup, open alerts, silences."""
@@ -234,11 +260,11 @@ class Receiver:
         engine.book.next_silence_id = max(
             engine.book.next_silence_id, store.max_silence_id(conn) + 1
         )
-        newest = store.newest_minute(conn)
+        newest = store.newest_minute(conn, self.horizon())
         if newest is not None:
             first = newest - self.detect_config.season_days * 86_400
             current, totals = None, {}
-            for minute, status, count in store.minute_totals_since(conn, first):
+            for minute, status, count in store.minute_totals_since(conn, first, newest):
                 if minute != current:
                     if totals:
                         engine.warm(current, totals)
@@ -342,6 +368,9 @@ class Receiver:
                             "this Idempotency-Key was already used with a different body"
                         )
                     return IngestResult(seen[1], seen[2].encode(), [], replayed=True), 0, []
+            new_statuses = {r.status for r in records} - self._statuses
+            if new_statuses:
+                self._check_status_cap(new_statuses)
             with self._engine_lock:
                 engine = self._engine_for_write(conn)
                 self._engine_dirty = True  # until everything below has succeeded
@@ -363,6 +392,7 @@ class Receiver:
                 store.remember_answer(conn, idempotency_key, body_hash, 201, body.decode(), now)
             # Last, so a failure above leaves the writer's state as it was.
             self._pending.add(first_id, records, judged, now)
+            self._statuses |= new_statuses
             self._next_id += len(records)
             self._count(records)  # writer thread only: its counters need no lock
             self._engine_dirty = False
@@ -379,10 +409,22 @@ class Receiver:
                 self.notifier.wake()
         return result
 
+    def _check_status_cap(self, new: set[str]) -> None:
+        """TooManyStatuses when `new` would take the store past `max_statuses`."""
+        cap = self.config.max_statuses
+        if len(self._statuses) + len(new) > cap:
+            first = sorted(new)[0]
+            raise TooManyStatuses(
+                f"status {first!r} would be distinct status number {len(self._statuses) + 1} "
+                f"(this request adds {len(new)}); the receiver keeps at most {cap} "
+                "(setting max_statuses, TXMON_MAX_STATUSES); nothing was stored"
+            )
+
     def _on_commit_failure(self, exc: BaseException) -> None:
         """Nothing of the batch is stored: re-read the writer state from the database."""
         self._pending.clear()
         self._next_id = store.next_record_id(self._conn)
+        self._statuses = store.distinct_statuses(self._conn)
         self._engine_dirty = True
         self._saved.clear()
 
@@ -422,16 +464,16 @@ class Receiver:
         m = self.metrics
 
         def last_event() -> list[tuple[tuple[str, ...], float]]:
-            newest = store.newest_minute(self.readers.get())
+            newest = self._read(store.newest_minute, self.horizon())
             return [] if newest is None else [((), float(newest))]
 
         def alerts() -> list[tuple[tuple[str, ...], float]]:
             counts = {"firing": 0, "acknowledged": 0}
-            counts.update(store.open_alert_counts(self.readers.get()))
+            counts.update(self._read(store.open_alert_counts))
             return [((state,), float(n)) for state, n in sorted(counts.items())]
 
         def notifications() -> list[tuple[tuple[str, ...], float]]:
-            return [((c, s), float(n)) for c, s, n in store.notification_counts(self.readers.get())]
+            return [((c, s), float(n)) for c, s, n in self._read(store.notification_counts)]
 
         m.add_gauge(
             "txmon_last_event_timestamp_seconds",
@@ -443,7 +485,7 @@ class Receiver:
             "txmon_records_stored",
             "Records in the database.",
             (),
-            lambda: [((), float(store.records_stored(self.readers.get())))],
+            lambda: [((), float(self._read(store.records_stored)))],
         )
         m.add_gauge("txmon_alerts_open", "Open alerts by state.", ("state",), alerts)
         m.add_gauge(
@@ -470,6 +512,11 @@ class Receiver:
 
     # --- reads -----------------------------------------------------------------------------
 
+    def _read(self, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One store query on a pooled read connection."""
+        with self.readers.connection() as conn:
+            return query(conn, *args, **kwargs)
+
     def transactions(
         self,
         *,
@@ -479,8 +526,8 @@ class Receiver:
         statuses: list[str],
         severities: list[str],
     ) -> dict[str, Any]:
-        rows = store.page_records(
-            self.readers.get(),
+        rows = self._read(
+            store.page_records,
             limit=limit,
             before_id=before_id,
             after_id=after_id,
@@ -490,15 +537,16 @@ class Receiver:
         return {"transactions": [record_json(r) for r in rows]}
 
     def series(self, minutes: int, status: str | None) -> dict[str, Any]:
-        conn = self.readers.get()
-        newest = store.newest_minute(conn)
-        if newest is None:
-            return {"start": None, "end": None, "minutes": [], "series": {}}
-        first = newest - (minutes - 1) * MINUTE
+        with self.readers.connection() as conn:
+            newest = store.newest_minute(conn, self.horizon())
+            if newest is None:
+                return {"start": None, "end": None, "minutes": [], "series": {}}
+            first = newest - (minutes - 1) * MINUTE
+            rows = store.minute_series(conn, first, newest, status)
         series: dict[str, list[int]] = {}
         if status is not None:
             series[status] = [0] * minutes
-        for minute, name, count in store.minute_series(conn, first, newest, status):
+        for minute, name, count in rows:
             row = series.get(name)
             if row is None:  # not setdefault: it would build a zero row for every minute
                 row = series[name] = [0] * minutes
@@ -511,20 +559,20 @@ class Receiver:
         }
 
     def summary(self, minutes: int) -> dict[str, Any]:
-        conn = self.readers.get()
-        newest = store.newest_minute(conn)
+        with self.readers.connection() as conn:
+            newest = store.newest_minute(conn, self.horizon())
+            first = None if newest is None else newest - (minutes - 1) * MINUTE
+            totals = {} if first is None else store.window_totals(conn, first, newest)
+            records_stored = store.records_stored(conn)
+            open_alerts = store.open_alert_counts(conn)
         statuses: dict[str, Any] = {}
-        total = 0
-        if newest is not None:
-            first = newest - (minutes - 1) * MINUTE
-            totals = store.window_totals(conn, first, newest)
-            total = sum(count for count, _ in totals.values())
-            for name, (count, records) in sorted(totals.items()):
-                statuses[name] = {
-                    "count": count,
-                    "records": records,
-                    "share": count / total if total else 0.0,
-                }
+        total = sum(count for count, _ in totals.values())
+        for name, (count, records) in sorted(totals.items()):
+            statuses[name] = {
+                "count": count,
+                "records": records,
+                "share": count / total if total else 0.0,
+            }
         baselines: dict[str, Any] = {}
         profiles: dict[str, Any] = {}
         if newest is not None:
@@ -540,30 +588,30 @@ class Receiver:
             doc["baseline"] = baselines.get(name)
         return {
             "minutes": minutes,
-            "start": iso(newest - (minutes - 1) * MINUTE) if newest is not None else None,
-            "newest_event_time": iso(newest) if newest is not None else None,
+            "start": _iso_or_none(first),
+            "newest_event_time": _iso_or_none(newest),
             "total": total,
             "statuses": statuses,
-            "records_stored": store.records_stored(conn),
+            "records_stored": records_stored,
             "ingest_rate": round(self.rate.rate(), 3),
-            "alerts": {"firing": 0, "acknowledged": 0, **store.open_alert_counts(conn)},
+            "alerts": {"firing": 0, "acknowledged": 0, **open_alerts},
             "hourly_profile": profiles,
         }
 
     # --- alerts and silences -----------------------------------------------------------------
 
     def alerts(self, states: tuple[str, ...], limit: int) -> dict[str, Any]:
-        rows = store.list_alerts(self.readers.get(), states, limit)
+        rows = self._read(store.list_alerts, states, limit)
         if "firing" in states and "acknowledged" in states:
             rows.sort(key=lambda a: (a.state != "firing", -a.id))  # firing first
         return {"alerts": [alert_json(a) for a in rows]}
 
     def alert(self, alert_id: int) -> dict[str, Any] | None:
-        conn = self.readers.get()
-        found = store.get_alert(conn, alert_id)
-        if found is None:
-            return None
-        timeline = store.alert_timeline(conn, alert_id)
+        with self.readers.connection() as conn:
+            found = store.get_alert(conn, alert_id)
+            if found is None:
+                return None
+            timeline = store.alert_timeline(conn, alert_id)
         for entry in timeline:
             entry["at"] = iso(entry["at"])  # type: ignore[arg-type]
             entry["recorded_at"] = iso(entry["recorded_at"])  # type: ignore[arg-type]
@@ -607,7 +655,7 @@ class Receiver:
 
     def _check_open(self, alert_id: int) -> None:
         """The store's word on alerts the engine no longer holds (old or resolved)."""
-        found = store.get_alert(self.readers.get(), alert_id)
+        found = self._read(store.get_alert, alert_id)
         if found is None:
             raise AlertNotFound(f"no alert with id {alert_id}")
         if found.state == "resolved":
@@ -630,7 +678,7 @@ class Receiver:
         return silence_json(silence)
 
     def silences(self) -> dict[str, Any]:
-        rows = store.list_silences(self.readers.get(), int(time.time()))
+        rows = self._read(store.list_silences, int(time.time()))
         return {"silences": [silence_json(s) for s in rows]}
 
     def remove_silence(self, silence_id: int) -> bool:
@@ -658,7 +706,7 @@ class Receiver:
     # --- notifications ------------------------------------------------------------------------
 
     def notifications(self, limit: int) -> dict[str, Any]:
-        rows = store.list_notifications(self.readers.get(), limit)
+        rows = self._read(store.list_notifications, limit)
         return {
             "channels": [c["name"] for c in self.config.notify.describe()],
             "notifications": [
@@ -731,23 +779,29 @@ class Receiver:
         ]
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """(healthy, document): the DB answers a read and the writer thread is alive."""
+        """(healthy, document): the DB answers a read, the writer runs and commits succeed."""
         from server import __version__
 
-        db_ok = True
+        db = "ok"
         try:
-            self.readers.get().execute("SELECT 1 FROM minute_totals LIMIT 1").fetchone()
-        except sqlite3.Error:
-            db_ok = False
-        healthy = db_ok and self.writer.alive
-        return healthy, {
+            self._read(store.probe)
+        except (sqlite3.Error, TimeoutError):
+            db = "error"
+        failing = self.writer.failing
+        if db == "ok" and failing is not None:
+            db = "write failing"
+        healthy = db == "ok" and self.writer.alive
+        document = {
             "status": "ok" if healthy else "unavailable",
-            "db": "ok" if db_ok else "error",
+            "db": db,
             "writer": "ok" if self.writer.alive else "stopped",
             "version": __version__,
             "schema_version": self.schema_version,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
+        if failing is not None:
+            document["db_error"] = failing
+        return healthy, document
 
 
 def _alerts_touched(events: list[AlertEvent]) -> list[dict[str, Any]]:

@@ -4,11 +4,14 @@ the read queries used by the API. A different backend only has to replace this m
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
+import queue
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -144,10 +147,27 @@ class Verdict(Protocol):
     upper: float
 
 
+def create_private(path: str) -> None:
+    """Make the database file (0600) and any missing folders above it (0700), whatever the
+    umask: the store holds the operators' notes and the outbox. SQLite gives its -wal and
+    -shm files the database file's mode. Existing files and folders keep theirs."""
+    folder = Path(path).parent
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(created, 0o700)
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+
+
 def connect(path: str, *, synchronous: str = "normal") -> sqlite3.Connection:
     """Open a connection in autocommit mode with WAL and sane pragmas."""
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
@@ -336,36 +356,72 @@ def remove_silence(conn: sqlite3.Connection, silence_id: int, now: int) -> None:
 # --- read path (any thread, own connection) ------------------------------------------------
 
 
-class Readers:
-    """One read-only connection per thread, so API reads never wait for the writer."""
+def probe(conn: sqlite3.Connection) -> None:
+    """A cheap read that fails when the database cannot be read."""
+    conn.execute("SELECT 1 FROM minute_totals LIMIT 1").fetchone()
 
-    def __init__(self, path: str) -> None:
+
+class ReadersBusy(TimeoutError):
+    """Every read connection stayed in use for the whole wait."""
+
+
+class Readers:
+    """A fixed pool of read-only connections, so API reads never wait for the writer and
+    the receiver never holds more than `size` of them whatever its clients do."""
+
+    def __init__(self, path: str, size: int = 8, wait: float = 10.0) -> None:
         self._path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._size = size
+        self._wait = wait
+        self._free: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._made: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
-    def get(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                f"file:{self._path}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=30,
-            )
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+    @property
+    def opened(self) -> int:
+        """Connections made so far (at most `size`)."""
+        return len(self._made)
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            f"file:{self._path}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30,
+        )
+        conn.execute("PRAGMA busy_timeout=30000")
         return conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a connection for one read; ReadersBusy if none comes free in time."""
+        try:
+            conn = self._free.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                conn = self._open() if len(self._made) < self._size else None
+                if conn is not None:
+                    self._made.append(conn)
+            if conn is None:
+                try:
+                    conn = self._free.get(timeout=self._wait)
+                except queue.Empty:
+                    raise ReadersBusy(
+                        f"all {self._size} read connections stayed busy for {self._wait:g} s"
+                    ) from None
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:  # a read interrupted mid-statement
+                conn.rollback()
+            self._free.put(conn)
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._all:
+            for conn in self._made:
                 conn.close()
-            self._all.clear()
+            self._made.clear()
 
 
 _RECORD_COLUMNS = (
@@ -417,8 +473,37 @@ def page_records(conn: sqlite3.Connection, **query: Any) -> list[StoredRecord]:
     return [StoredRecord(*row) for row in conn.execute(sql, args)]
 
 
-def newest_minute(conn: sqlite3.Connection) -> int | None:
-    return conn.execute("SELECT MAX(minute) FROM minute_totals").fetchone()[0]
+def newest_minute(conn: sqlite3.Connection, not_after: int | None = None) -> int | None:
+    """The newest stored minute, ignoring any later than `not_after` (see `future_records`)."""
+    if not_after is None:
+        return conn.execute("SELECT MAX(minute) FROM minute_totals").fetchone()[0]
+    return conn.execute(
+        "SELECT MAX(minute) FROM minute_totals WHERE minute <= ?", (not_after,)
+    ).fetchone()[0]
+
+
+def future_records(conn: sqlite3.Connection, after: int) -> tuple[int, int | None]:
+    """(records, newest minute) stored with event times after `after`: left by a sender with
+    a skewed clock before the receiver refused such records."""
+    count, newest = conn.execute(
+        "SELECT COALESCE(SUM(records), 0), MAX(minute) FROM minute_totals WHERE minute > ?",
+        (after,),
+    ).fetchone()
+    return int(count), newest
+
+
+def distinct_statuses(conn: sqlite3.Connection) -> set[str]:
+    """Every status ever stored, by seeking through the (status, id) index: O(statuses)."""
+    found: set[str] = set()
+    after = ""
+    while True:
+        row = conn.execute(
+            "SELECT status FROM transactions WHERE status > ? ORDER BY status LIMIT 1", (after,)
+        ).fetchone()
+        if row is None:
+            return found
+        after = row[0]
+        found.add(after)
 
 
 def minute_series(
@@ -448,11 +533,14 @@ def records_stored(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM transactions").fetchone()[0])
 
 
-def minute_totals_since(conn: sqlite3.Connection, first: int) -> Iterable[tuple[int, str, int]]:
-    """Every (minute, status, count) from `first` on, in minute order: for warming detection."""
+def minute_totals_since(
+    conn: sqlite3.Connection, first: int, last: int
+) -> Iterable[tuple[int, str, int]]:
+    """Every (minute, status, count) from `first` to `last`, in minute order: for warming."""
     return conn.execute(
-        "SELECT minute, status, count FROM minute_totals WHERE minute >= ? ORDER BY minute",
-        (first,),
+        "SELECT minute, status, count FROM minute_totals WHERE minute BETWEEN ? AND ?"
+        " ORDER BY minute",
+        (first, last),
     )
 
 

@@ -88,8 +88,8 @@ class Writer:
         self._refusals = refusals
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="txmon-writer", daemon=True)
-        self.batches = 0
-        self.jobs = 0
+        # Why the last commit that had changes failed; None once one succeeds again.
+        self.failing: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -164,6 +164,7 @@ class Writer:
         takes the others down. No savepoints: every statement costs a GIL round trip."""
         conn = self._conn
         results: list[tuple[_Job, Any, BaseException | None]] = []
+        changes = conn.total_changes
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
@@ -175,6 +176,8 @@ class Writer:
                 self._before_commit(conn)
             conn.execute("COMMIT")
         except Exception as exc:  # nothing of this transaction is durable
+            if isinstance(exc, sqlite3.Error):
+                self.failing = f"{type(exc).__name__}: {exc}"
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if self._on_commit_failure is not None:
@@ -185,8 +188,8 @@ class Writer:
             else:
                 batch[0].future.set_exception(exc)
             return
-        self.batches += 1
-        self.jobs += len(batch)
+        if conn.total_changes != changes:  # an empty commit proves nothing about the disk
+            self.failing = None
         for job, value, error in results:
             if error is not None:
                 job.future.set_exception(error)
