@@ -19,9 +19,9 @@ import json
 import logging
 import queue
 import re
-import select
 import selectors
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +48,10 @@ LINGER_SECONDS = 0.05
 SWEEP_SECONDS = 0.25
 SLOW_REQUEST_SECONDS = 1.0
 
-_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP/\d\.\d)")
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) (HTTP/\d\.\d)")
+# Header fields: a token, a colon, a value without CR, LF or NUL, CRLF; nothing else.
+_FIELDS = re.compile(rb"(?:" + _TOKEN + rb":[^\r\n\0]*\r\n)*")
 _DIGITS = re.compile(rb"[0-9]+")
 _FIRST_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
@@ -130,37 +132,40 @@ class Router:
 
 
 class Connection:
-    """A client socket (non-blocking) and the bytes read from it but not yet parsed."""
+    """A client socket and the bytes read from it but not yet parsed.
 
-    __slots__ = ("address", "buffer", "fd", "head_started", "parked_at", "poll", "sock")
+    The socket stays in blocking mode with kernel timeouts (SO_RCVTIMEO, SO_SNDTIMEO), so a
+    worker's read or write is one system call; the event loop reads it with MSG_DONTWAIT.
+    """
 
-    def __init__(self, sock: socket.socket, address: Any) -> None:
+    __slots__ = ("address", "buffer", "head_started", "parked_at", "read_timeout", "sock")
+
+    def __init__(self, sock: socket.socket, address: Any, send_timeout: float) -> None:
         self.sock = sock
-        self.fd = sock.fileno()
         self.address = address
         self.buffer = bytearray()
         self.parked_at = time.monotonic()
         self.head_started: float | None = None  # when the first byte of a request arrived
-        self.poll: Any = None  # a select.poll for this socket, made on first wait
+        self.read_timeout = 0.0
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send_timeout))
 
-    def wait(self, events: int, deadline: float) -> None:
-        """Block until the socket is ready for `events`, or raise ClientGone at `deadline`."""
-        if self.poll is None:
-            self.poll = select.poll()
-            self.poll.register(self.fd, select.POLLIN)
-        self.poll.modify(self.fd, events)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not self.poll.poll(remaining * 1000):
-            raise ClientGone("deadline passed")
+    def set_read_timeout(self, seconds: float) -> None:
+        """How long one blocking recv may wait (set only when it changes: a system call)."""
+        if seconds != self.read_timeout:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+            self.read_timeout = seconds
 
     def receive(self, deadline: float) -> None:
         """Append at least one chunk to the buffer; ClientGone on EOF, error or deadline."""
         while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ClientGone("deadline passed")
+            self.set_read_timeout(remaining)
             try:
                 chunk = self.sock.recv(RECV_BYTES)
             except (BlockingIOError, InterruptedError):
-                self.wait(select.POLLIN, deadline)
-                continue
+                continue  # the kernel timeout ran out (or a signal): look at the deadline
             except OSError as exc:
                 raise ClientGone(str(exc)) from None
             if not chunk:
@@ -168,17 +173,27 @@ class Connection:
             self.buffer += chunk
             return
 
-    def send(self, data: bytes, deadline: float) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                sent = self.sock.send(view)
-            except (BlockingIOError, InterruptedError):
-                self.wait(select.POLLOUT, deadline)
-                continue
-            except OSError as exc:
-                raise ClientGone(str(exc)) from None
-            view = view[sent:]
+    def receive_within(self, seconds: float) -> bool | None:
+        """Wait up to `seconds` for more bytes: True if some came, False if none, None if
+        the peer closed."""
+        self.set_read_timeout(seconds)
+        try:
+            chunk = self.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        self.buffer += chunk
+        return True
+
+    def send(self, data: bytes) -> None:
+        """Write all of `data` within the send timeout; ClientGone otherwise."""
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise ClientGone(str(exc)) from None
 
     def head_state(self, limit: int) -> int | str:
         """Where the buffered head ends (its length), 0 if it is still incomplete, or the
@@ -200,6 +215,12 @@ class Connection:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+def _timeval(seconds: float) -> bytes:
+    """A struct timeval for SO_RCVTIMEO / SO_SNDTIMEO (at least 1 ms: 0 means forever)."""
+    micros = max(1000, int(seconds * 1_000_000))
+    return struct.pack("ll", micros // 1_000_000, micros % 1_000_000)
 
 
 class _Spent:
@@ -243,35 +264,32 @@ class RequestHandler:
     def parse_head(self, head: bytes) -> None:
         """Request line and header fields, strictly; ApiError (connection closed) if bad."""
         self.close_connection = True  # until the head is understood
-        if b"\0" in head:
-            raise ApiError(400, "NUL byte in the request head")
-        lines = head[:-4].split(b"\r\n")
-        if any(b"\n" in line or b"\r" in line for line in lines):
-            raise ApiError(400, "bare CR or LF in the request head; lines end with CRLF")
-        found = _REQUEST_LINE.fullmatch(lines[0])
+        line, _, fields = head[:-2].partition(b"\r\n")
+        found = _REQUEST_LINE.fullmatch(line)
         if found is None:
             raise ApiError(400, "malformed request line")
         method, target, version = (part.decode("latin-1") for part in found.groups())
         self.command, self.path, self.request_version = method, target, version
         if version not in ("HTTP/1.1", "HTTP/1.0"):
             raise ApiError(505, f"{version} is not supported; use HTTP/1.1")
-        if len(lines) - 1 > MAX_HEADERS:
+        if _FIELDS.fullmatch(fields) is None:  # one pass: names, NUL, bare CR/LF, obs-fold
+            raise ApiError(400, "malformed header field: 'Name: value' lines ending in CRLF")
+        raw_fields = fields.split(b"\r\n")
+        if len(raw_fields) - 1 > MAX_HEADERS:
             raise ApiError(431, f"more than {MAX_HEADERS} header fields")
         headers = self.headers
         lengths: list[bytes] = []
-        for raw in lines[1:]:
-            name, sep, value = raw.partition(b":")
-            if not sep or _TOKEN.fullmatch(name) is None:
-                raise ApiError(400, "malformed header field (RFC 9112 5.1)")
-            value = value.strip(b" \t")
+        for raw in raw_fields[:-1]:
+            name, _, value = raw.partition(b":")
             key = name.decode("latin-1").lower()
+            value = value.strip(b" \t")
             if key == "content-length":
                 lengths.append(value)
             headers[key] = value.decode("latin-1")
         if "transfer-encoding" in headers:
             raise ApiError(411, "send a Content-Length; chunked bodies are not accepted")
         if lengths:
-            if any(_DIGITS.fullmatch(v) is None for v in lengths) or len(set(lengths)) > 1:
+            if len(set(lengths)) > 1 or _DIGITS.fullmatch(lengths[0]) is None:
                 raise ApiError(400, "Content-Length must be one decimal number of bytes")
             if len(lengths[0]) > 18:
                 raise ApiError(413, "the declared body is over the size limit")
@@ -365,7 +383,7 @@ class RequestHandler:
         deadline = time.monotonic() + self.server.config.body_timeout
         if self._continue_pending and length > len(conn.buffer):
             self._continue_pending = False
-            conn.send(b"HTTP/1.1 100 Continue\r\n\r\n", deadline)
+            conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
             while len(conn.buffer) < length:
                 conn.receive(deadline)
@@ -433,7 +451,7 @@ class RequestHandler:
             lines.append("Connection: close")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
         try:
-            self.conn.send(data, time.monotonic() + self.server.config.body_timeout)
+            self.conn.send(data)
         except ClientGone:
             self.close_connection = True
 
@@ -611,19 +629,15 @@ class TxmonHTTPServer:
             if self._open >= self.config.max_connections and not self._evict_oldest():
                 self._refuse(sock, 503, "too many connections; retry shortly")
                 continue
-            sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._open_lock:
                 self._open += 1
-            self._park(Connection(sock, address))
+            self._park(Connection(sock, address, self.config.body_timeout))
 
     def _refuse(self, sock: socket.socket, code: int, message: str) -> None:
         self.refused += 1
-        try:
-            sock.setblocking(False)
-            sock.send(_canned(code, message))
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            sock.send(_canned(code, message), socket.MSG_DONTWAIT)
         sock.close()
 
     def _out_of_files(self) -> None:
@@ -676,7 +690,7 @@ class TxmonHTTPServer:
 
     def _on_readable(self, conn: Connection) -> None:
         try:
-            chunk = conn.sock.recv(RECV_BYTES)
+            chunk = conn.sock.recv(RECV_BYTES, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -714,7 +728,7 @@ class TxmonHTTPServer:
         """Close a connection no one else holds, with a last error answer if given."""
         if code is not None:
             with contextlib.suppress(OSError):
-                conn.sock.send(_canned(code, message))
+                conn.sock.send(_canned(code, message), socket.MSG_DONTWAIT)
         conn.close()
         with self._open_lock:
             self._open -= 1
@@ -767,24 +781,12 @@ class TxmonHTTPServer:
         bytes came, False if not, None if the peer closed (the connection is released)."""
         if not self._work.empty():
             return False
-        if conn.poll is None:
-            conn.poll = select.poll()
-            conn.poll.register(conn.fd, select.POLLIN)
-        conn.poll.modify(conn.fd, select.POLLIN)
-        if not conn.poll.poll(LINGER_SECONDS * 1000):
-            return False
-        try:
-            chunk = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            chunk = b""
-        if not chunk:
+        came = conn.receive_within(LINGER_SECONDS)
+        if came is None:
             self._release(conn)
-            return None
-        conn.head_started = time.monotonic()
-        conn.buffer += chunk
-        return True
+        elif came:
+            conn.head_started = time.monotonic()
+        return came
 
     # --- requests in flight ------------------------------------------------------------------
 
