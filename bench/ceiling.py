@@ -30,7 +30,8 @@ SERVE_FLAG = "--serve-without-detection"
 def serve_without_detection(argv: list[str]) -> int:
     """Child mode: `txmon-server serve ARGV` with every record judged 'normal' for free."""
     sys.path.insert(0, str(bench.REPO))
-    from server import cli, engine
+    from server import cli
+    from server.detect import engine
 
     verdict = engine.Judged("normal", 0.0, 0.0, 0.0)
     engine.Engine.ingest = lambda self, rec: verdict  # type: ignore[method-assign]

@@ -2,7 +2,7 @@
 
 Run as `.venv/bin/python bench/engine_speed.py [--runs N] [--cloudwalk CSV]` from the repository
 root. For each data set (the CloudWalk replay `../shared/datasets/cloudwalk/transactions.csv` and
-the synthetic labelled week of `server.traffic`) it feeds every record, in order, through a fresh
+the synthetic labelled week of `server.tools.traffic`) it feeds every record, in order, through a fresh
 `Engine` with the default configuration and keeps the best of N runs (default 5). Timer ticks
 are left out: the receiver ticks every few seconds, not per record.
 
@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.csvfiles import load_sorted  # noqa: E402
-from server.detect import DetectConfig  # noqa: E402
-from server.engine import Engine  # noqa: E402
+from server.tools.csvfiles import load_sorted  # noqa: E402
+from server.detect.stats import DetectConfig  # noqa: E402
+from server.detect.engine import Engine  # noqa: E402
 from server.records import Record  # noqa: E402
-from server.traffic import labelled_week  # noqa: E402
+from server.tools.traffic import labelled_week  # noqa: E402
 
 CLOUDWALK = ROOT.parent / "shared" / "datasets" / "cloudwalk" / "transactions.csv"
 

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_tool_commands(commands: Any) -> None:
     """Commands whose modules carry their own arguments and `run`."""
-    from server import backtest, generate, importer
+    from server.tools import backtest, generate, importer
 
     for name, module, summary, epilog in (
         (
@@ -140,8 +140,8 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.http import TxmonHTTPServer, is_loopback
-    from server.service import Receiver
+    from server.api.server import TxmonHTTPServer, is_loopback
+    from server.core.receiver import Receiver
 
     config = resolve_config(
         args, host=args.host, port=args.port, token=args.token, access_log=args.access_log

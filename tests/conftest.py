@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from server.config import Config
-from server.http import TxmonHTTPServer
-from server.service import Receiver
+from server.api.server import TxmonHTTPServer
+from server.core.receiver import Receiver
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -161,7 +161,7 @@ def test_openapi_document_lists_every_routed_path(live: Live) -> None:
 def test_docs_api_md_lists_the_same_endpoints_as_openapi() -> None:
     import re
 
-    from server import openapi
+    from server.api import openapi
     from tests.conftest import REPO
 
     text = (REPO / "docs" / "api.md").read_text()

@@ -48,7 +48,7 @@ def test_server_starts_in_a_bare_interpreter_without_site_packages(tmp_path: Pat
     )
     assert result.returncode == 0, result.stderr
     assert "schema version" in result.stdout
-    code = "import server.http, server.service, server.cli; print('ok')"
+    code = "import server.api.server, server.core.receiver, server.cli; print('ok')"
     check = subprocess.run(
         [sys.executable, "-S", "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
     )

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from server import backtest
-from server.backtest import Incident, evaluate, load_labels, quiet_hits, replay, seed_alerts
-from server.csvfiles import load_sorted
-from server.detect import DetectConfig
-from server.traffic import labelled_week
+from server.tools import backtest
+from server.tools.backtest import Incident, evaluate, load_labels, quiet_hits, replay, seed_alerts
+from server.tools.csvfiles import load_sorted
+from server.detect.stats import DetectConfig
+from server.tools.traffic import labelled_week
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cloudwalk"
 needs_data = pytest.mark.skipif(
@@ -72,7 +72,7 @@ def test_2022_day_file_alerts_cover_the_incidents_described_in_source() -> None:
 
 @needs_data
 def test_short_history_still_gives_verdicts_all_day() -> None:
-    from server.engine import Engine
+    from server.detect.engine import Engine
 
     records, _bad = load_sorted(str(DATA / "transactions_1.csv"), date(2022, 7, 1))
     engine = Engine(DetectConfig())

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from server.channels import Channel, NotifyConfig, build_channels
-from server.mail import EmailChannel
-from server.telegram import TelegramChannel
-from server.webhook import WebhookChannel
+from server.notify.base import Channel, NotifyConfig, build_channels
+from server.notify.smtp import EmailChannel
+from server.notify.telegram import TelegramChannel
+from server.notify.webhook import WebhookChannel
 from tests.conftest import REPO
 
 TOKEN = "123456:TEST-token"

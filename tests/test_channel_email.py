@@ -13,9 +13,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from server.channels import Message, Outcome
-from server.mail import EmailChannel
-from server.messages import render, render_test
+from server.notify.base import Message, Outcome
+from server.notify.smtp import EmailChannel
+from server.notify.render import render, render_test
 from tests.test_messages import make_event
 
 SENDER = "txmon@example.com"

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.channels import Message, Outcome
-from server.messages import render, render_test
-from server.telegram import (
+from server.notify.base import Message, Outcome
+from server.notify.render import render, render_test
+from server.notify.telegram import (
     SAFE_LIMIT,
     TELEGRAM_LIMIT,
     TelegramChannel,

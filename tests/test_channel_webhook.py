@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from server import __version__
-from server.channels import Outcome
-from server.messages import render, render_group, render_test
-from server.webhook import WebhookChannel, sign, verify
+from server.notify.base import Outcome
+from server.notify.render import render, render_group, render_test
+from server.notify.webhook import WebhookChannel, sign, verify
 from tests.test_messages import make_event
 
 SECRET = "TEST-webhook-secret"

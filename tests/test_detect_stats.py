@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from server.detect import (
+from server.detect.stats import (
     DetectConfig,
     HourProfile,
     Window,

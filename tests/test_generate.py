@@ -10,8 +10,8 @@ from collections import defaultdict
 
 import pytest
 
-from server.generate import MENU, load_scenario, parse_duration, plan
-from server.traffic import SHARES, WEEK_START, Injection, generate_minutes
+from server.tools.generate import MENU, load_scenario, parse_duration, plan
+from server.tools.traffic import SHARES, WEEK_START, Injection, generate_minutes
 from tests.conftest import REPO, Live
 
 DAY_MINUTES = 1440

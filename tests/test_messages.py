@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from server.alerts import Alert, AlertEvent
-from server.messages import duration, expected_text, iso, render, render_group, render_test
+from server.detect.lifecycle import Alert, AlertEvent
+from server.notify.render import duration, expected_text, iso, render, render_group, render_test
 
 T0 = 1_714_564_980  # 2024-05-01T12:03:00Z
 

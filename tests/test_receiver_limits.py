@@ -15,7 +15,7 @@ import httpx
 from server import store
 from server.config import Config
 from server.records import Record
-from server.service import Receiver
+from server.core.receiver import Receiver
 from tests.conftest import Live
 
 

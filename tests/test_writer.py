@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from server import store
-from server.writer import Writer, WriterClosed
+from server.store.writer import Writer, WriterClosed
 
 
 class Refusal(Exception):

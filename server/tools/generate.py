@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.records import Record, iso
-from server.sender import Sender, SendError
-from server.traffic import INJECTION_KINDS, Injection, generate_minutes
+from server.tools.sender import Sender, SendError
+from server.tools.traffic import INJECTION_KINDS, Injection, generate_minutes
 
 BATCH = 5000
 DAY = 86_400
@@ -232,7 +232,7 @@ def _printer() -> Callable[[str], None]:
 
 def stream(args: argparse.Namespace, sender: Any, say: Callable[[str], None]) -> int:
     """Backfill, then stream; returns the exit code."""
-    from server.traffic import TrafficModel
+    from server.tools.traffic import TrafficModel
 
     now = int(time.time())
     speed = max(args.speed, 0.001)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from server import __version__
-from server.channels import (
+from server.notify.base import (
     Message,
     Outcome,
     answer_snippet,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from server.channels import NotifyConfig
+from server.notify.base import NotifyConfig
 
 
 def default_db_path() -> str:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from server import store
-from server.alerts import Alert, AlertEvent
-from server.channels import Channel, Message, NotifyConfig, Outcome
-from server.messages import render, render_group
-from server.writer import Writer
+from server.detect.lifecycle import Alert, AlertEvent
+from server.notify.base import Channel, Message, NotifyConfig, Outcome
+from server.notify.render import render, render_group
+from server.store.writer import Writer
 
 log = logging.getLogger("txmon.notify")
 

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from server import __version__
 from server.config import Config
-from server.service import Receiver
+from server.core.receiver import Receiver
 
 log = logging.getLogger("txmon.http")
 
@@ -510,7 +510,7 @@ class TxmonHTTPServer:
     def __init__(self, config: Config, receiver: Receiver) -> None:
         self.config = config
         self.receiver = receiver
-        from server.routes import build_router
+        from server.api.routes import build_router
 
         self.router = build_router()
         self.idle_timeout = float(config.idle_timeout)

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from server.alerts import Alert
-from server.csvfiles import _clock, load_sorted
-from server.detect import DetectConfig
-from server.engine import Engine
+from server.detect.engine import Engine
+from server.detect.lifecycle import Alert
+from server.detect.stats import DetectConfig
 from server.records import Record, iso, parse_timestamp
-from server.seedrule import replay as seed_replay
+from server.tools.csvfiles import _clock, load_sorted
+from server.tools.seedrule import replay as seed_replay
 
 GRACE_MINUTES = 15
 
@@ -82,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--synthetic",
         action="store_true",
-        help="replay the generated labelled week (server.traffic) instead of a file",
+        help="replay the generated labelled week (server.tools.traffic) instead of a file",
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed of --synthetic")
     parser.add_argument(
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         day = date.fromisoformat(args.date) if args.date else None
         if args.synthetic:
-            from server.traffic import labelled_week
+            from server.tools.traffic import labelled_week
 
             week = labelled_week(seed=args.seed)
             records = week.records

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from server.csvfiles import BadRow, CsvFormatError, load_sorted
 from server.records import Record, iso
+from server.tools.csvfiles import BadRow, CsvFormatError, load_sorted
 
 BATCH = 5000
 
@@ -140,7 +140,7 @@ def send_batches(
 
 
 def _http_poster(url: str, token: str | None) -> tuple[Poster, Callable[[], None]]:
-    from server.sender import Sender
+    from server.tools.sender import Sender
 
     def retrying(problem: str, delay: float) -> None:
         print(f"\n{problem}; retrying in {delay:.1f}s", file=sys.stderr)
@@ -152,7 +152,7 @@ def _http_poster(url: str, token: str | None) -> tuple[Poster, Callable[[], None
 def _db_poster(db: str, config_path: str | None) -> tuple[Poster, Callable[[], None]]:
     """Ingest through an in-process Receiver: same writer and detector, no HTTP."""
     from server.config import load
-    from server.service import Receiver
+    from server.core.receiver import Receiver
 
     receiver = Receiver(load(flags={"db": db}, path=config_path))
 

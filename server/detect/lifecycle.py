@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 
-from server.detect import SEVERITIES, DetectConfig
+from server.detect.stats import SEVERITIES, DetectConfig
 
 KINDS = ("spike", "drop", "shift", "no_data")
 STATES = ("firing", "acknowledged", "resolved")

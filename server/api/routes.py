@@ -1,5 +1,5 @@
 """The API's endpoints: each decodes its query or body, calls `Receiver`, and returns
-(status code, JSON document). Routing, auth and error encoding live in `server.http`."""
+(status code, JSON document). Routing, auth and error encoding live in `server.api.server`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import sqlite3
 import time
 from typing import Any
 
-from server import openapi
-from server.alerts import AlertConflict, AlertNotFound
-from server.bodies import BodyError, Rejected, parse_body
-from server.http import ApiError, JsonBytes, RequestHandler, Router
+from server.api import openapi
+from server.api.bodies import BodyError, Rejected, parse_body
+from server.api.server import ApiError, JsonBytes, RequestHandler, Router
+from server.core.receiver import IdempotencyConflict, NoChannels, TooManyStatuses
+from server.detect.lifecycle import AlertConflict, AlertNotFound
 from server.records import STATUS_RE
-from server.service import IdempotencyConflict, NoChannels, TooManyStatuses
-from server.writer import WriterClosed
+from server.store.writer import WriterClosed
 
 log = logging.getLogger("txmon.http")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from server.alerts import (
+from server.detect.lifecycle import (
     Alert,
     AlertBook,
     AlertConflict,
@@ -22,7 +22,7 @@ from server.alerts import (
     Observation,
     Silence,
 )
-from server.detect import (
+from server.detect.stats import (
     SEVERITIES,
     TOTAL,
     Baseline,

@@ -23,17 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from server import store
-from server.alerts import Alert, AlertConflict, AlertEvent, AlertNotFound, Silence
-from server.channels import Channel, Outcome, build_channels
 from server.config import Config, ConfigError
-from server.detect import DetectConfig
-from server.engine import Engine, Judged
-from server.messages import render_test
-from server.metrics import Metrics
-from server.notify import Notifier, event_payload, wants_notification
+from server.core.metrics import Metrics
+from server.detect.engine import Engine, Judged
+from server.detect.lifecycle import Alert, AlertConflict, AlertEvent, AlertNotFound, Silence
+from server.detect.stats import DetectConfig
+from server.notify.base import Channel, Outcome, build_channels
+from server.notify.outbox import Notifier, event_payload, wants_notification
+from server.notify.render import render_test
 from server.records import ISO_TEXT, Record, iso
 from server.store import StoredRecord, Verdict
-from server.writer import Writer
+from server.store.writer import Writer
 
 log = logging.getLogger("txmon.service")
 

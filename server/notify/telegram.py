@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from server import __version__
-from server.channels import (
+from server.notify.base import (
     Message,
     Outcome,
     answer_snippet,

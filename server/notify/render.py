@@ -11,8 +11,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from server.alerts import AlertEvent
-from server.channels import Message
+from server.detect.lifecycle import AlertEvent
+from server.notify.base import Message
 
 PAYLOAD_VERSION = 1
 _SEVERITY_ORDER = {"normal": 0, "low": 1, "medium": 2, "high": 3}

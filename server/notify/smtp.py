@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from server import __version__
-from server.channels import SECURITY_MODES, Message, Outcome, redact
+from server.notify.base import SECURITY_MODES, Message, Outcome, redact
 
 
 class EmailChannel:

@@ -556,9 +556,9 @@ def _to_int(raw: object) -> int:
 
 def build_channels(config: NotifyConfig) -> list[Channel]:
     """One channel per Telegram chat, one email channel, one webhook; ValueError if incomplete."""
-    from server.mail import EmailChannel
-    from server.telegram import TelegramChannel
-    from server.webhook import WebhookChannel
+    from server.notify.smtp import EmailChannel
+    from server.notify.telegram import TelegramChannel
+    from server.notify.webhook import WebhookChannel
 
     config.validate()
     channels: list[Channel] = []

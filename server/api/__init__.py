@@ -1,0 +1,1 @@
+"""The HTTP front: connections and framing, routing, the endpoints, bodies, OpenAPI."""

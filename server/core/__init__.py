@@ -1,0 +1,1 @@
+"""The receiver's operations, independent of HTTP: ingest, reads, actions, health, metrics."""

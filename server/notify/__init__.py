@@ -1,0 +1,1 @@
+"""Everything after an alert event: policy, outbox, rendering, and the channels."""

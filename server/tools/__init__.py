@@ -1,0 +1,1 @@
+"""Offline commands: backtest, import, generate, and what they share."""
