@@ -9,7 +9,7 @@ from typing import Any
 
 from server import openapi
 from server.alerts import AlertConflict, AlertNotFound
-from server.bodies import BodyError, Rejected, parse_body
+from server.bodies import BodyError, Rejected, decode_json_object, parse_body
 from server.http import ApiError, JsonBytes, RequestHandler, Router
 from server.records import STATUS_RE
 from server.service import IdempotencyConflict, NoChannels
@@ -61,6 +61,25 @@ def _writer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(
             503, "the receiver is shutting down or overloaded; retry", retry_after=1
         ) from None
+
+
+def optional_body(h: RequestHandler) -> bytes:
+    """The body of a POST whose body is optional.
+
+    RFC 9112 section 6.3: a request with neither Content-Length nor Transfer-Encoding has an
+    empty body, so `curl -X POST URL` (which sends no Content-Length) is a POST without one.
+    """
+    if "content-length" not in h.headers and "transfer-encoding" not in h.headers:
+        return b""
+    return h.read_body()
+
+
+def json_object(h: RequestHandler) -> dict[str, Any]:
+    """An optional JSON object body (none or blank = {}); a 400 that says why otherwise."""
+    try:
+        return decode_json_object(optional_body(h))
+    except BodyError as exc:
+        raise ApiError(exc.code, exc.message) from None
 
 
 def text_field(doc: dict[str, Any], name: str, default: str | None, limit: int) -> str | None:
@@ -183,7 +202,7 @@ def get_alert(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any
 
 def post_ack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     alert_id = path_id(params, "alert")
-    doc = h.read_json()
+    doc = json_object(h)
     by = text_field(doc, "by", "api", MAX_NAME_LENGTH) or "api"
     note = text_field(doc, "note", None, MAX_TEXT_LENGTH)
     try:
@@ -196,7 +215,7 @@ def post_ack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]
 
 def post_unack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     alert_id = path_id(params, "alert")
-    h.read_body()
+    optional_body(h)
     try:
         return 200, _writer_call(h.server.receiver.unack, alert_id)
     except AlertNotFound as exc:
@@ -206,7 +225,7 @@ def post_unack(h: RequestHandler, query: Query, params: Params) -> tuple[int, An
 
 
 def post_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
-    doc = h.read_json()
+    doc = json_object(h)
     status = doc.get("status")
     if status is not None and (not isinstance(status, str) or not STATUS_RE.fullmatch(status)):
         raise ApiError(400, "'status' must match [a-z0-9_]{1,32}, or be null to silence all")
@@ -239,7 +258,7 @@ def get_notifications(h: RequestHandler, query: Query, params: Params) -> tuple[
 
 
 def post_test_alert(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
-    doc = h.read_json()
+    doc = json_object(h)
     channel = text_field(doc, "channel", None, 200)
     try:
         results = _writer_call(h.server.receiver.test_fire, channel)
