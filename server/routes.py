@@ -10,6 +10,7 @@ from typing import Any
 from server import openapi
 from server.alerts import AlertConflict, AlertNotFound
 from server.bodies import BodyError, Rejected, decode_json_object, parse_body
+from server.config import Config
 from server.http import ApiError, JsonBytes, RequestHandler, Router
 from server.records import STATUS_RE
 from server.service import IdempotencyConflict, NoChannels
@@ -61,6 +62,11 @@ def _writer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(
             503, "the receiver is shutting down or overloaded; retry", retry_after=1
         ) from None
+
+
+def latest_event_time(config: Config) -> int:
+    """The latest event time a record may carry now: the clock plus the future limit."""
+    return int(time.time()) + config.max_future_seconds
 
 
 def optional_body(h: RequestHandler) -> bytes:
@@ -119,7 +125,7 @@ def post_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[
             body,
             h.headers.get("content-type"),
             max_records=config.max_batch_records,
-            not_after=int(time.time()) + config.max_future_seconds,
+            not_after=latest_event_time(config),
         )
     except BodyError as exc:
         raise ApiError(exc.code, exc.message) from None
@@ -177,7 +183,7 @@ def get_health(h: RequestHandler, query: Query, params: Params) -> tuple[int, An
 
 
 def get_openapi(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
-    return 200, openapi.document()
+    return 200, openapi.document(not_after=latest_event_time(h.server.config))
 
 
 # --- alerts and silences ------------------------------------------------------------------
