@@ -5,8 +5,8 @@ from it and sends every operation generated requests, valid and invalid, then ch
 no answer is a 5xx and that each status code, content type and body is one the document
 declares. Two receivers: one without a token, one with a token the client sends (then
 Schemathesis also probes each operation without it). Seeded, derandomized and bounded to
-50 examples per operation and mode, so a run is repeatable and takes about a minute or two
-on two cores.
+75 examples per operation: about 3,300 requests in 80-90 s on two busy cores, the same
+requests every run.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 BOUNDED = settings(
-    max_examples=50,
+    max_examples=75,
     derandomize=True,
     database=None,
     deadline=None,
