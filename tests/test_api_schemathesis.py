@@ -5,8 +5,8 @@ from it and sends every operation generated requests, valid and invalid, then ch
 no answer is a 5xx and that each status code, content type and body is one the document
 declares. Two receivers: one without a token, one with a token the client sends (then
 Schemathesis also probes each operation without it). Seeded, derandomized and bounded to
-75 examples per operation: about 3,300 requests in 80-90 s on two busy cores, the same
-requests every run.
+75 examples per operation: about 3,300 requests in 80-90 s on two busy cores, and no
+outcome that depends on a random draw.
 """
 
 from __future__ import annotations
