@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ ALERT_STATES = {
     "all": ("firing", "acknowledged", "resolved"),
 }
 
+INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+
 Query = dict[str, list[str]]
 Params = tuple[str, ...]
 
@@ -40,10 +43,11 @@ def query_int(
     values = query.get(name)
     if not values:
         return default
-    try:
-        value = int(values[-1])
-    except ValueError:
-        raise ApiError(400, f"query parameter {name!r} must be an integer") from None
+    text = values[-1].strip()
+    # ASCII digits only: int() also reads "1_000" and digits of every script.
+    if not INTEGER_RE.fullmatch(text) or len(text) > 20:
+        raise ApiError(400, f"query parameter {name!r} must be an integer")
+    value = int(text)
     if not low <= value <= high:
         raise ApiError(400, f"query parameter {name!r} must be between {low} and {high}")
     return value

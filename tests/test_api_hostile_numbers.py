@@ -136,3 +136,16 @@ def test_numbers_as_text_in_ascii_are_still_accepted(live: Live) -> None:
         ("2025-07-12T13:45:00Z", 12),
         ("2025-07-12T13:45:00Z", 7),
     ]
+
+
+@pytest.mark.parametrize("value", ["\u0661\u0660", "1_0", "9" * 5000, "1e3", "+"])
+def test_a_query_integer_that_is_not_ascii_digits_is_a_400(
+    live: Live, log_records: pytest.LogCaptureFixture, value: str
+) -> None:
+    answer = live.client.get("/api/v1/transactions", params={"limit": value})
+    body = assert_clean_refusal(answer, log_records, 400)
+    assert body["error"] == "query parameter 'limit' must be an integer"
+
+
+def test_a_query_integer_in_ascii_digits_is_read(live: Live) -> None:
+    assert live.client.get("/api/v1/summary", params={"minutes": " 30 "}).json()["minutes"] == 30
