@@ -2,8 +2,8 @@
 
 Run as `.venv/bin/python bench/engine_speed.py [--runs N] [--cloudwalk CSV]` from the repository
 root. For each data set (the CloudWalk replay `../shared/datasets/cloudwalk/transactions.csv` and
-the synthetic labelled week of `server.tools.traffic`) it feeds every record, in order, through a fresh
-`Engine` with the default configuration and keeps the best of N runs (default 5). Timer ticks
+the synthetic labelled week of `server.tools.traffic`) it feeds every record, in order, through
+a fresh `Engine` with the default configuration and keeps the best of N runs (default 5). Timer ticks
 are left out: the receiver ticks every few seconds, not per record.
 
 Times are CPU time of this process (`time.process_time`), so waiting for a core that others use
@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.tools.csvfiles import load_sorted  # noqa: E402
-from server.detect.stats import DetectConfig  # noqa: E402
 from server.detect.engine import Engine  # noqa: E402
+from server.detect.stats import DetectConfig  # noqa: E402
 from server.records import Record  # noqa: E402
+from server.tools.csvfiles import load_sorted  # noqa: E402
 from server.tools.traffic import labelled_week  # noqa: E402
 
 CLOUDWALK = ROOT.parent / "shared" / "datasets" / "cloudwalk" / "transactions.csv"

@@ -6,6 +6,7 @@ the CSV importer and the backtest agree on what a timestamp, a status and a coun
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,11 @@ MAX_COUNT = 1_000_000_000
 # Event times outside this range are almost always a unit mistake (ms instead of s).
 MIN_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_EPOCH = 4_102_444_800  # 2100-01-01T00:00:00Z
+# Epoch seconds written as text: ASCII digits, optional sign, fraction and exponent. Python's
+# float() also takes "1_000", "inf", "nan" and digits of any script; none of them is a time.
+EPOCH_TEXT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A count written as text: ASCII digits only ("²" and "٣" are digits to str.isdigit()).
+COUNT_TEXT_RE = re.compile(r"[0-9]+")
 
 
 class Record(NamedTuple):
@@ -80,13 +86,15 @@ def parse_timestamp(value: object) -> int:
 def _parse_timestamp(value: object) -> int:
     if isinstance(value, bool):
         raise InvalidRecord("timestamp", "must be an ISO 8601 string or epoch seconds")
-    if isinstance(value, int | float):
-        if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, int):
+        epoch = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
             raise InvalidRecord("timestamp", "must be a finite number")
         epoch = int(value)
     elif isinstance(value, str):
         text = value.strip()
-        epoch = int(float(text)) if _is_number(text) else _parse_iso(text)
+        epoch = _parse_epoch_text(text) if EPOCH_TEXT_RE.fullmatch(text) else _parse_iso(text)
     elif value is None:
         raise InvalidRecord("timestamp", "is required")
     else:
@@ -96,12 +104,12 @@ def _parse_timestamp(value: object) -> int:
     return epoch
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return text.lower() not in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity")
+def _parse_epoch_text(text: str) -> int:
+    """Epoch seconds from text already known to be a decimal number ("1e400" overflows)."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise InvalidRecord("timestamp", "must fall between 2000-01-01 and 2100-01-01 (UTC)")
+    return int(number)
 
 
 def _parse_iso(text: str) -> int:
@@ -142,8 +150,14 @@ def parse_count(value: object) -> int:
         return value
     if isinstance(value, bool):
         raise InvalidRecord("count", "must be a whole number")
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        if not COUNT_TEXT_RE.fullmatch(text):
+            raise InvalidRecord("count", "must be a whole number (ASCII digits when sent as text)")
+        digits = text.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_COUNT)):  # and int() refuses more than 4,300 digits
+            raise InvalidRecord("count", f"must be between 0 and {MAX_COUNT:,}")
+        value = int(digits)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):

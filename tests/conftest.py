@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.config import Config
 from server.api.server import TxmonHTTPServer
+from server.config import Config
 from server.core.receiver import Receiver
 
 REPO = Path(__file__).resolve().parent.parent

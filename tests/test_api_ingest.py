@@ -292,9 +292,9 @@ def test_a_stalled_request_does_not_hold_a_thread_forever(live: Live) -> None:
 
 
 def test_answer_writes_a_number_that_is_not_finite_as_null() -> None:
+    from server.core.receiver import ingest_answer
     from server.detect.engine import Judged
     from server.records import Record
-    from server.core.receiver import ingest_answer
 
     records = [Record(1752327900, "approved", 5), Record(1752327900, "inf", 2)]
     verdicts = [Judged("high", math.inf, 1.25, math.nan), Judged("normal", 0.5, 2.0, 4.0)]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from server.detect.stats import DetectConfig
 from server.tools import backtest
 from server.tools.backtest import Incident, evaluate, load_labels, quiet_hits, replay, seed_alerts
 from server.tools.csvfiles import load_sorted
-from server.detect.stats import DetectConfig
 from server.tools.traffic import labelled_week
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cloudwalk"

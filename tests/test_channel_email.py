@@ -14,8 +14,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from server.notify.base import Message, Outcome
-from server.notify.smtp import EmailChannel
 from server.notify.render import render, render_test
+from server.notify.smtp import EmailChannel
 from tests.test_messages import make_event
 
 SENDER = "txmon@example.com"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from server.detect.engine import Engine
 from server.detect.lifecycle import Alert, AlertConflict, AlertEvent, AlertNotFound
 from server.detect.stats import DetectConfig
-from server.detect.engine import Engine
 from server.records import Record
 
 T0 = 1_751_846_400  # a Monday 00:00 UTC

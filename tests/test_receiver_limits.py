@@ -14,8 +14,8 @@ import httpx
 
 from server import store
 from server.config import Config
-from server.records import Record
 from server.core.receiver import Receiver
+from server.records import Record
 from tests.conftest import Live
 
 

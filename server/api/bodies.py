@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 from server.records import FieldError, Record, iso, parse_record
 
@@ -103,15 +105,40 @@ def _future(ts: int, not_after: int, now: int) -> str:
     )
 
 
-def _json_items(text: str) -> list[object]:
+def _loads(text: str | bytes, what: str) -> object:
+    """json.loads with every failure a 400: syntax, nesting, or a number Python refuses.
+
+    Python refuses to convert an integer of more than 4,300 digits (sys.int_info) and raises
+    a plain ValueError, not a JSONDecodeError; a number that long is never a valid field.
+    """
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BodyError(
-            400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            400, f"malformed {what}: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
-        raise BodyError(400, "malformed JSON: nested too deeply") from None
+        raise BodyError(400, f"malformed {what}: nested too deeply") from None
+    except UnicodeDecodeError:
+        raise BodyError(400, "body is not valid UTF-8") from None
+    except ValueError:
+        raise BodyError(
+            400, f"malformed {what}: a number has more than {sys.get_int_max_str_digits():,} digits"
+        ) from None
+
+
+def decode_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object request body (empty or blank = empty object); BodyError(400) otherwise."""
+    if not body.strip():
+        return {}
+    doc = _loads(body, "JSON")
+    if not isinstance(doc, dict):
+        raise BodyError(400, "JSON body must be an object")
+    return doc
+
+
+def _json_items(text: str) -> list[object]:
+    doc = _loads(text, "JSON")
     if isinstance(doc, dict):
         return [doc]
     if isinstance(doc, list):
@@ -124,10 +151,7 @@ def _ndjson_items(text: str) -> list[object]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            items.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError):
-            raise BodyError(400, f"malformed NDJSON: line {number} is not valid JSON") from None
+        items.append(_loads(line, f"NDJSON line {number}"))
     return items
 
 

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import time
 from typing import Any
 
 from server.api import openapi
-from server.api.bodies import BodyError, Rejected, parse_body
+from server.api.bodies import BodyError, Rejected, decode_json_object, parse_body
 from server.api.server import ApiError, JsonBytes, RequestHandler, Router
 from server.core.receiver import IdempotencyConflict, NoChannels, TooManyStatuses
 from server.detect.lifecycle import AlertConflict, AlertNotFound
@@ -29,6 +30,8 @@ ALERT_STATES = {
     "all": ("firing", "acknowledged", "resolved"),
 }
 
+INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+
 Query = dict[str, list[str]]
 Params = tuple[str, ...]
 
@@ -40,10 +43,11 @@ def query_int(
     values = query.get(name)
     if not values:
         return default
-    try:
-        value = int(values[-1])
-    except ValueError:
-        raise ApiError(400, f"query parameter {name!r} must be an integer") from None
+    text = values[-1].strip()
+    # ASCII digits only: int() also reads "1_000" and digits of every script.
+    if not INTEGER_RE.fullmatch(text) or len(text) > 20:
+        raise ApiError(400, f"query parameter {name!r} must be an integer")
+    value = int(text)
     if not low <= value <= high:
         raise ApiError(400, f"query parameter {name!r} must be between {low} and {high}")
     return value
@@ -67,6 +71,16 @@ def _writer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise ApiError(
             503, "storage is failing (see /healthz); nothing was stored, retry", retry_after=5
         ) from None
+
+
+def json_object(h: RequestHandler) -> dict[str, Any]:
+    """An optional JSON object body (none or blank = {}); a 400 that says why otherwise.
+
+    No Content-Length means no body (RFC 9112 6.3), so `curl -X POST URL` works."""
+    try:
+        return decode_json_object(h.read_body())
+    except BodyError as exc:
+        raise ApiError(exc.code, exc.message) from None
 
 
 def text_field(doc: dict[str, Any], name: str, default: str | None, limit: int) -> str | None:
@@ -166,7 +180,7 @@ def get_health(h: RequestHandler, query: Query, params: Params) -> tuple[int, An
 
 
 def get_openapi(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
-    return 200, openapi.document()
+    return 200, openapi.document(not_after=h.server.receiver.horizon())
 
 
 # --- alerts and silences ------------------------------------------------------------------
@@ -191,7 +205,7 @@ def get_alert(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any
 
 def post_ack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     alert_id = path_id(params, "alert")
-    doc = h.read_json()
+    doc = json_object(h)
     by = text_field(doc, "by", "api", MAX_NAME_LENGTH) or "api"
     note = text_field(doc, "note", None, MAX_TEXT_LENGTH)
     try:
@@ -214,7 +228,7 @@ def post_unack(h: RequestHandler, query: Query, params: Params) -> tuple[int, An
 
 
 def post_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
-    doc = h.read_json()
+    doc = json_object(h)
     status = doc.get("status")
     if status is not None and (not isinstance(status, str) or not STATUS_RE.fullmatch(status)):
         raise ApiError(400, "'status' must match [a-z0-9_]{1,32}, or be null to silence all")
@@ -247,7 +261,7 @@ def get_notifications(h: RequestHandler, query: Query, params: Params) -> tuple[
 
 
 def post_test_alert(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
-    doc = h.read_json()
+    doc = json_object(h)
     channel = text_field(doc, "channel", None, 200)
     try:
         results = _writer_call(h.server.receiver.test_fire, channel)

@@ -399,19 +399,6 @@ class RequestHandler:
         self._body_read = True
         return body
 
-    def read_json(self) -> dict[str, Any]:
-        """A JSON object body (empty body = empty object)."""
-        body = self.read_body()
-        if not body.strip():
-            return {}
-        try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise ApiError(400, "malformed JSON body") from None
-        if not isinstance(doc, dict):
-            raise ApiError(400, "JSON body must be an object")
-        return doc
-
     # --- answers ---------------------------------------------------------------------------
 
     def _send(
