@@ -85,8 +85,9 @@ def test_repeated_identical_content_length_is_accepted(live: Live) -> None:
 
 
 def test_methods_are_case_sensitive(live: Live) -> None:
-    code, _, body = exchange(live, b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert code == 501
+    code, headers, body = exchange(live, b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert code == 405
+    assert headers["allow"] == "GET"
     assert "case-sensitive" in json.loads(body)["error"]
 
 

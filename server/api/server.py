@@ -327,14 +327,13 @@ class RequestHandler:
             if found is None:
                 raise ApiError(404, f"no such endpoint: {path}")
             methods, params = found
-            if method not in KNOWN_METHODS:
-                raise ApiError(
-                    501, f"method {method!r} is not implemented (methods are case-sensitive)"
-                )
             handler = methods.get("GET" if method == "HEAD" else method)
             if handler is None:
                 allowed = ", ".join(sorted(methods))
-                raise ApiError(405, f"{method} is not allowed here; use {allowed}", allow=allowed)
+                hint = " (methods are case-sensitive)" if method.upper() in methods else ""
+                raise ApiError(
+                    405, f"{method} is not allowed here{hint}; use {allowed}", allow=allowed
+                )
             if path != "/healthz":
                 self._authorize()
             code, document = handler(self, parse_qs(query) if query else {}, params)
