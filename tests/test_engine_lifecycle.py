@@ -7,6 +7,7 @@ import pytest
 from server.detect.engine import Engine
 from server.detect.lifecycle import Alert, AlertConflict, AlertEvent, AlertNotFound
 from server.detect.stats import DetectConfig
+from server.errors import SilenceNotFound
 from server.records import Record
 
 T0 = 1_751_846_400  # a Monday 00:00 UTC
@@ -184,7 +185,7 @@ def test_silence_of_all_statuses_and_removal() -> None:
     silence = engine.add_silence(None, 60, "ana", "maintenance", minute(0))
     assert feed(engine, 0, reversed=30)[0].alert.silenced
     assert engine.remove_silence(silence.id) == silence
-    with pytest.raises(KeyError):
+    with pytest.raises(SilenceNotFound):
         engine.remove_silence(silence.id)
 
 

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from server.errors import BodyError
 from server.records import FieldError, Record, iso, parse_record
 
 MAX_DETAILS = 100
@@ -21,15 +22,6 @@ JSON_TYPES = ("application/json", "text/json", "")
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 CSV_TYPES = ("text/csv", "application/csv")
 FORM_TYPE = "application/x-www-form-urlencoded"
-
-
-class BodyError(ValueError):
-    """The body cannot be read at all: maps to an HTTP status with a clear message."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,19 @@
 """The API's endpoints: each decodes its query or body, calls `Receiver`, and returns
-(status code, JSON document). Routing, auth and error encoding live in `server.api.server`."""
+(status code, JSON document). Domain errors raised below become HTTP answers through the one
+table in `routing.ERROR_CODES`; framing, auth and encoding live in `exchange`."""
 
 from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import time
 from typing import Any
 
 from server.api import openapi
-from server.api.bodies import BodyError, Rejected, decode_json_object, parse_body
-from server.api.server import ApiError, JsonBytes, RequestHandler, Router
-from server.core.receiver import IdempotencyConflict, NoChannels, TooManyStatuses
-from server.detect.lifecycle import AlertConflict, AlertNotFound
+from server.api.bodies import Rejected, decode_json_object, parse_body
+from server.api.exchange import RequestHandler
+from server.api.routing import ApiError, JsonBytes, Router
 from server.records import STATUS_RE
-from server.store.writer import WriterClosed
 
 log = logging.getLogger("txmon.http")
 
@@ -58,29 +56,11 @@ def query_list(query: dict[str, list[str]], name: str) -> list[str]:
     return [v for raw in query.get(name, []) for v in raw.split(",") if v]
 
 
-def _writer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a Receiver write; a stopped or failing writer becomes a 503 the client can retry."""
-    try:
-        return call(*args, **kwargs)
-    except (WriterClosed, TimeoutError):
-        raise ApiError(
-            503, "the receiver is shutting down or overloaded; retry", retry_after=1
-        ) from None
-    except sqlite3.Error as exc:
-        log.warning("a write failed: %s: %s", type(exc).__name__, exc)
-        raise ApiError(
-            503, "storage is failing (see /healthz); nothing was stored, retry", retry_after=5
-        ) from None
-
-
 def json_object(h: RequestHandler) -> dict[str, Any]:
     """An optional JSON object body (none or blank = {}); a 400 that says why otherwise.
 
     No Content-Length means no body (RFC 9112 6.3), so `curl -X POST URL` works."""
-    try:
-        return decode_json_object(h.read_body())
-    except BodyError as exc:
-        raise ApiError(exc.code, exc.message) from None
+    return decode_json_object(h.read_body())
 
 
 def text_field(doc: dict[str, Any], name: str, default: str | None, limit: int) -> str | None:
@@ -116,33 +96,20 @@ def post_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[
     if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ApiError(400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters")
     now = int(time.time())
-    try:
-        parsed = parse_body(
-            body,
-            h.headers.get("content-type"),
-            max_records=config.max_batch_records,
-            not_after=h.server.receiver.horizon(now),
-            now=now,
-        )
-    except BodyError as exc:
-        raise ApiError(exc.code, exc.message) from None
+    parsed = parse_body(
+        body,
+        h.headers.get("content-type"),
+        max_records=config.max_batch_records,
+        not_after=h.server.receiver.horizon(now),
+        now=now,
+    )
     if isinstance(parsed, Rejected):
         raise ApiError(
             422,
             f"{parsed.total} problem(s) in the records; nothing was stored",
             details=[d.as_dict() for d in parsed.details],
         )
-    try:
-        result = _writer_call(h.server.receiver.ingest, parsed, idempotency_key=key, body=body)
-    except (IdempotencyConflict, TooManyStatuses) as exc:
-        raise ApiError(422, str(exc)) from None
-    except ApiError:
-        raise
-    except Exception:
-        log.exception("storing records failed")
-        raise ApiError(
-            503, "storage is unavailable; nothing was stored, retry", retry_after=5
-        ) from None
+    result = h.server.receiver.ingest(parsed, idempotency_key=key, body=body)
     h.server.receiver.metrics.ingest_latency.observe(time.perf_counter() - started)
     return result.code, JsonBytes(result.body)
 
@@ -208,23 +175,13 @@ def post_ack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]
     doc = json_object(h)
     by = text_field(doc, "by", "api", MAX_NAME_LENGTH) or "api"
     note = text_field(doc, "note", None, MAX_TEXT_LENGTH)
-    try:
-        return 200, _writer_call(h.server.receiver.ack, alert_id, by, note)
-    except AlertNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except AlertConflict as exc:
-        raise ApiError(409, str(exc)) from None
+    return 200, h.server.receiver.ack(alert_id, by, note)
 
 
 def post_unack(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     alert_id = path_id(params, "alert")
     h.read_body()
-    try:
-        return 200, _writer_call(h.server.receiver.unack, alert_id)
-    except AlertNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except AlertConflict as exc:
-        raise ApiError(409, str(exc)) from None
+    return 200, h.server.receiver.unack(alert_id)
 
 
 def post_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
@@ -237,7 +194,7 @@ def post_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, 
         raise ApiError(400, "'minutes' must be a whole number from 1 to 43200 (30 days)")
     by = text_field(doc, "by", "api", MAX_NAME_LENGTH) or "api"
     reason = text_field(doc, "reason", "", MAX_TEXT_LENGTH) or ""
-    return 201, _writer_call(h.server.receiver.add_silence, status, minutes, by, reason)
+    return 201, h.server.receiver.add_silence(status, minutes, by, reason)
 
 
 def get_silences(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
@@ -246,8 +203,7 @@ def get_silences(h: RequestHandler, query: Query, params: Params) -> tuple[int, 
 
 def delete_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     silence_id = path_id(params, "silence")
-    if not _writer_call(h.server.receiver.remove_silence, silence_id):
-        raise ApiError(404, f"no silence in force with id {silence_id}")
+    h.server.receiver.remove_silence(silence_id)
     return 200, {"removed": silence_id}
 
 
@@ -263,14 +219,7 @@ def get_notifications(h: RequestHandler, query: Query, params: Params) -> tuple[
 def post_test_alert(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     doc = json_object(h)
     channel = text_field(doc, "channel", None, 200)
-    try:
-        results = _writer_call(h.server.receiver.test_fire, channel)
-    except NoChannels as exc:
-        raise ApiError(409, str(exc)) from None
-    except KeyError:
-        known = ", ".join(h.server.receiver.notifier.channels)
-        raise ApiError(404, f"no channel named {channel!r}; configured: {known}") from None
-    return 200, {"results": results}
+    return 200, {"results": h.server.receiver.test_fire(channel)}
 
 
 def get_metrics(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:

@@ -1,11 +1,11 @@
-"""The HTTP/1.1 front of the receiver: connections, framing, routing, auth, JSON errors.
+"""The HTTP/1.1 front of the receiver: the listening socket, the event loop, the workers.
 
 One event-loop thread owns every idle connection and reads request heads without blocking;
 a fixed pool of worker threads serves a request once its head has arrived whole. A slow or
 idle client therefore holds a small bounded buffer, never a thread, and every resource a
 client can make the front hold has a setting: `max_connections`, `http_threads`,
 `max_header_bytes`, `header_timeout`, `body_timeout`, `idle_timeout` (docs/configuration.md).
-Framing follows RFC 9112 strictly. Nothing a client sends produces a 500 or a traceback.
+Framing follows RFC 9112 strictly (`exchange.py`). Nothing a client sends produces a 500.
 """
 
 from __future__ import annotations
@@ -13,214 +13,29 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
-import hmac
 import ipaddress
-import json
 import logging
 import queue
-import re
 import selectors
 import socket
-import struct
 import threading
 import time
-from collections.abc import Callable
-from email.utils import formatdate
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from server import __version__
+from server.api.connection import RECV_BYTES, Connection, canned
+from server.api.exchange import RequestHandler
+from server.api.routes import build_router
 from server.config import Config
 from server.core.receiver import Receiver
 
 log = logging.getLogger("txmon.http")
 
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-MAX_HEADERS = 100
-REASONS = {status.value: status.phrase for status in HTTPStatus}
 LISTEN_BACKLOG = 1024
-RECV_BYTES = 65_536
 # After an answer, a worker waits this long for the next request on the same connection
 # before handing it back to the event loop: keep-alive clients that send back to back (load
 # generators, batch senders) skip the hand-over, idle ones free the thread at once.
 LINGER_SECONDS = 0.05
 SWEEP_SECONDS = 0.25
-SLOW_REQUEST_SECONDS = 1.0
-
-_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([!-~]+) (HTTP/\d\.\d)")
-# Header fields: a token, a colon, a value without CR, LF or NUL, CRLF; nothing else.
-_FIELDS = re.compile(rb"(?:" + _TOKEN + rb":[^\r\n\0]*\r\n)*")
-_DIGITS = re.compile(rb"[0-9]+")
-_FIRST_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-
-class JsonBytes(bytes):
-    """An answer already encoded as JSON (sent as is)."""
-
-
-class Headers(dict[str, str]):
-    """Request headers by lower-cased name (the last of repeated headers wins)."""
-
-
-_date_cache: tuple[int, str] = (0, "")
-
-
-def http_date() -> str:
-    """The Date header value, formatted once per second."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
-
-
-class ApiError(Exception):
-    """An answer other than success: HTTP code, message and optional extra fields."""
-
-    def __init__(self, code: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-
-class ClientGone(Exception):
-    """The peer closed, reset, or missed a deadline: drop the connection without answering."""
-
-
-Handler = Callable[["RequestHandler", dict[str, list[str]], tuple[str, ...]], tuple[int, Any]]
-
-
-class Router:
-    """Maps (method, path pattern) to handlers; knows which methods a path allows."""
-
-    def __init__(self) -> None:
-        self._exact: dict[str, dict[str, Handler]] = {}
-        self._patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
-        self._templates: dict[str, set[str]] = {}
-
-    def paths(self) -> dict[str, set[str]]:
-        """Every path template with its methods (for the OpenAPI consistency test)."""
-        return {path: set(methods) for path, methods in self._templates.items()}
-
-    def add(self, method: str, path: str, handler: Handler) -> None:
-        self._templates.setdefault(path, set()).add(method)
-        if "{" in path:
-            regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"([^/]+)", path) + "$")
-            for pattern, methods in self._patterns:
-                if pattern.pattern == regex.pattern:
-                    methods[method] = handler
-                    return
-            self._patterns.append((regex, {method: handler}))
-        else:
-            self._exact.setdefault(path, {})[method] = handler
-
-    def match(self, path: str) -> tuple[dict[str, Handler], tuple[str, ...]] | None:
-        methods = self._exact.get(path)
-        if methods is not None:
-            return methods, ()
-        for pattern, methods in self._patterns:
-            found = pattern.match(path)
-            if found:
-                return methods, found.groups()
-        return None
-
-
-# --- one connection -------------------------------------------------------------------------
-
-
-class Connection:
-    """A client socket and the bytes read from it but not yet parsed.
-
-    The socket stays in blocking mode with kernel timeouts (SO_RCVTIMEO, SO_SNDTIMEO), so a
-    worker's read or write is one system call; the event loop reads it with MSG_DONTWAIT.
-    """
-
-    __slots__ = ("address", "buffer", "head_started", "parked_at", "read_timeout", "sock")
-
-    def __init__(self, sock: socket.socket, address: Any, send_timeout: float) -> None:
-        self.sock = sock
-        self.address = address
-        self.buffer = bytearray()
-        self.parked_at = time.monotonic()
-        self.head_started: float | None = None  # when the first byte of a request arrived
-        self.read_timeout = 0.0
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send_timeout))
-
-    def set_read_timeout(self, seconds: float) -> None:
-        """How long one blocking recv may wait (set only when it changes: a system call)."""
-        if seconds != self.read_timeout:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
-            self.read_timeout = seconds
-
-    def receive(self, deadline: float) -> None:
-        """Append at least one chunk to the buffer; ClientGone on EOF, error or deadline."""
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ClientGone("deadline passed")
-            self.set_read_timeout(remaining)
-            try:
-                chunk = self.sock.recv(RECV_BYTES)
-            except (BlockingIOError, InterruptedError):
-                continue  # the kernel timeout ran out (or a signal): look at the deadline
-            except OSError as exc:
-                raise ClientGone(str(exc)) from None
-            if not chunk:
-                raise ClientGone("closed by the peer")
-            self.buffer += chunk
-            return
-
-    def receive_within(self, seconds: float) -> bool | None:
-        """Wait up to `seconds` for more bytes: True if some came, False if none, None if
-        the peer closed."""
-        self.set_read_timeout(seconds)
-        try:
-            chunk = self.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return None
-        if not chunk:
-            return None
-        self.buffer += chunk
-        return True
-
-    def send(self, data: bytes) -> None:
-        """Write all of `data` within the send timeout; ClientGone otherwise."""
-        try:
-            self.sock.sendall(data)
-        except OSError as exc:
-            raise ClientGone(str(exc)) from None
-
-    def head_state(self, limit: int) -> int | str:
-        """Where the buffered head ends (its length), 0 if it is still incomplete, or the
-        reason the buffer cannot be an HTTP request."""
-        buffer = self.buffer
-        while buffer[:2] == b"\r\n":  # RFC 9112 2.2: ignore empty lines before a request
-            del buffer[:2]
-        if not buffer:
-            return 0
-        if buffer[0] not in _FIRST_BYTES:
-            return "not an HTTP/1.1 request"
-        end = buffer.find(b"\r\n\r\n", 0, limit + 4)
-        if end >= 0:
-            return end + 4
-        if len(buffer) > limit:
-            return "header section too large"
-        return 0
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-
-def _timeval(seconds: float) -> bytes:
-    """A struct timeval for SO_RCVTIMEO / SO_SNDTIMEO (at least 1 ms: 0 means forever)."""
-    micros = max(1000, int(seconds * 1_000_000))
-    return struct.pack("ll", micros // 1_000_000, micros % 1_000_000)
 
 
 class _Spent:
@@ -228,257 +43,6 @@ class _Spent:
 
     def close(self) -> None:
         pass
-
-
-def _canned(code: int, message: str) -> bytes:
-    """A complete answer that closes the connection, for errors outside any request."""
-    body = json.dumps({"error": message}).encode()
-    return (
-        f"HTTP/1.1 {code} {REASONS[code]}\r\nServer: txmon/{__version__}\r\n"
-        f"Date: {http_date()}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode("latin-1") + body
-
-
-# --- one request ----------------------------------------------------------------------------
-
-
-class RequestHandler:
-    """One request on a connection: its head, its body on demand, and the answer."""
-
-    def __init__(self, server: TxmonHTTPServer, conn: Connection) -> None:
-        self.server = server
-        self.conn = conn
-        self.client_address = conn.address
-        self.command = ""
-        self.path = ""
-        self.request_version = "HTTP/1.1"
-        self.headers = Headers()
-        self.close_connection = False
-        self._length = 0
-        self._body_read = True
-        self._continue_pending = False
-
-    # --- parsing (RFC 9112) ------------------------------------------------------------------
-
-    def parse_head(self, head: bytes) -> None:
-        """Request line and header fields, strictly; ApiError (connection closed) if bad."""
-        self.close_connection = True  # until the head is understood
-        line, _, fields = head[:-2].partition(b"\r\n")
-        found = _REQUEST_LINE.fullmatch(line)
-        if found is None:
-            raise ApiError(400, "malformed request line")
-        method, target, version = (part.decode("latin-1") for part in found.groups())
-        self.command, self.path, self.request_version = method, target, version
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
-            raise ApiError(505, f"{version} is not supported; use HTTP/1.1")
-        if _FIELDS.fullmatch(fields) is None:  # one pass: names, NUL, bare CR/LF, obs-fold
-            raise ApiError(400, "malformed header field: 'Name: value' lines ending in CRLF")
-        raw_fields = fields.split(b"\r\n")
-        if len(raw_fields) - 1 > MAX_HEADERS:
-            raise ApiError(431, f"more than {MAX_HEADERS} header fields")
-        headers = self.headers
-        lengths: list[bytes] = []
-        for raw in raw_fields[:-1]:
-            name, _, value = raw.partition(b":")
-            key = name.decode("latin-1").lower()
-            value = value.strip(b" \t")
-            if key == "content-length":
-                lengths.append(value)
-            headers[key] = value.decode("latin-1")
-        if "transfer-encoding" in headers:
-            raise ApiError(411, "send a Content-Length; chunked bodies are not accepted")
-        if lengths:
-            if len(set(lengths)) > 1 or _DIGITS.fullmatch(lengths[0]) is None:
-                raise ApiError(400, "Content-Length must be one decimal number of bytes")
-            if len(lengths[0]) > 18:
-                raise ApiError(413, "the declared body is over the size limit")
-            self._length = int(lengths[0])
-        expect = headers.get("expect")
-        if expect is not None:
-            if expect.lower() != "100-continue":
-                raise ApiError(417, "only 'Expect: 100-continue' is understood")
-            self._continue_pending = version == "HTTP/1.1"
-        connection = headers.get("connection", "").lower()
-        if version == "HTTP/1.0":
-            self.close_connection = "keep-alive" not in connection
-        else:
-            self.close_connection = "close" in connection
-        self._body_read = self._length == 0
-
-    # --- dispatch --------------------------------------------------------------------------
-
-    def handle(self, head: bytes) -> None:
-        """Parse, route, authorize, run the endpoint and answer."""
-        started = time.perf_counter()
-        method = "-"
-        code = 500
-        server = self.server
-        server.enter()
-        try:
-            self.parse_head(head)
-            method = self.command
-            if self.path.startswith("/"):  # origin-form, as every client but a proxy sends
-                path, _, query = self.path.partition("?")
-            else:
-                url = urlsplit(self.path)
-                path, query = url.path, url.query
-            found = server.router.match(path)
-            if found is None:
-                raise ApiError(404, f"no such endpoint: {path}")
-            methods, params = found
-            handler = methods.get("GET" if method == "HEAD" else method)
-            if handler is None:
-                allowed = ", ".join(sorted(methods))
-                hint = " (methods are case-sensitive)" if method.upper() in methods else ""
-                raise ApiError(
-                    405, f"{method} is not allowed here{hint}; use {allowed}", allow=allowed
-                )
-            if path != "/healthz":
-                self._authorize()
-            code, document = handler(self, parse_qs(query) if query else {}, params)
-            self._send(code, document, head=method == "HEAD")
-        except ApiError as exc:
-            code = exc.code
-            self._send_error(exc)
-        except ClientGone:
-            code = 499  # logged only; nobody is there to answer
-            self.close_connection = True
-        except Exception:
-            code = 500
-            log.exception("unexpected error on %s %s", method, self.path.split("?", 1)[0])
-            self._send_error(ApiError(500, "internal error; see the receiver's log"))
-        finally:
-            server.leave()
-            label = method if method in KNOWN_METHODS else "OTHER"
-            server.receiver.metrics.requests.inc(1, label, str(code))
-            self._access_log(method, code, time.perf_counter() - started)
-
-    def _authorize(self) -> None:
-        token = self.server.config.token
-        if token is None:
-            return
-        given = self.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            value.strip().encode(), token.encode()
-        ):
-            raise ApiError(401, "missing or wrong API token: send 'Authorization: Bearer <token>'")
-
-    # --- bodies ----------------------------------------------------------------------------
-
-    def read_body(self) -> bytes:
-        """The body, bounded by max_body_bytes and body_timeout (413 past the size).
-
-        No Content-Length means no body (RFC 9112 6.3), so `curl -X POST` without `-d` works.
-        `100 Continue` is sent only here, after routing and auth have passed.
-        """
-        length = self._length
-        limit = self.server.config.max_body_bytes
-        if length > limit:
-            self.close_connection = True
-            raise ApiError(413, f"body of {length:,} bytes is over the {limit:,}-byte limit")
-        conn = self.conn
-        deadline = time.monotonic() + self.server.config.body_timeout
-        if self._continue_pending and length > len(conn.buffer):
-            self._continue_pending = False
-            conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-        try:
-            while len(conn.buffer) < length:
-                conn.receive(deadline)
-        except ClientGone:
-            self.close_connection = True
-            if time.monotonic() >= deadline:
-                raise ApiError(
-                    408, f"the body did not arrive within {self.server.config.body_timeout:g} s"
-                ) from None
-            raise
-        body = bytes(conn.buffer[:length])
-        del conn.buffer[:length]
-        self._body_read = True
-        return body
-
-    # --- answers ---------------------------------------------------------------------------
-
-    def _send(
-        self, code: int, document: Any, *, head: bool = False, extra: dict | None = None
-    ) -> None:
-        if isinstance(document, JsonBytes):
-            payload, content_type = document, "application/json"
-        elif isinstance(document, bytes | str):
-            payload = document.encode() if isinstance(document, str) else document
-            content_type = "text/plain; version=0.0.4; charset=utf-8"
-        else:
-            payload = json.dumps(document, separators=(",", ":")).encode()
-            content_type = "application/json"
-        if not self._body_read:
-            # An unread body would be parsed as the next request: close instead.
-            self.close_connection = True
-        self._write(code, b"" if head else payload, content_type, extra or {}, len(payload))
-
-    def _write(
-        self,
-        code: int,
-        payload: bytes,
-        content_type: str,
-        extra: dict[str, str],
-        length: int,
-    ) -> None:
-        """Status line, headers and body in one write (one packet for small answers)."""
-        lines = [
-            f"HTTP/1.1 {code} {REASONS.get(code, 'Unknown')}",
-            f"Server: txmon/{__version__}",
-            f"Date: {http_date()}",
-            f"Content-Type: {content_type}",
-            f"Content-Length: {length}",
-        ]
-        lines.extend(f"{name}: {value}" for name, value in extra.items())
-        if self.close_connection:
-            lines.append("Connection: close")
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
-        try:
-            self.conn.send(data)
-        except ClientGone:
-            self.close_connection = True
-
-    def _send_error(self, exc: ApiError) -> None:
-        document: dict[str, Any] = {"error": exc.message}
-        headers: dict[str, str] = {}
-        for key, value in exc.extra.items():
-            if key == "allow":
-                headers["Allow"] = value
-            elif key == "retry_after":
-                headers["Retry-After"] = str(value)
-            else:
-                document[key] = value
-        if exc.code == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="txmon"'
-        if exc.code >= 500 or exc.code in (408, 413, 431):
-            self.close_connection = True
-        self._send(exc.code, document, extra=headers)
-
-    def _access_log(self, method: str, code: int, seconds: float) -> None:
-        mode = self.server.config.access_log
-        if mode == "off":
-            return
-        if mode == "errors" and code < 400 and seconds < SLOW_REQUEST_SECONDS:
-            return
-        log.info(
-            json.dumps(
-                {
-                    "ts": round(time.time(), 3),
-                    "client": self.client_address[0],
-                    "method": method,
-                    "path": self.path.split("?", 1)[0],
-                    "code": code,
-                    "ms": round(seconds * 1000, 2),
-                },
-                separators=(",", ":"),
-            )
-        )
-
-
-# --- server --------------------------------------------------------------------------------
 
 
 def is_loopback(host: str) -> bool:
@@ -496,8 +60,6 @@ class TxmonHTTPServer:
     def __init__(self, config: Config, receiver: Receiver) -> None:
         self.config = config
         self.receiver = receiver
-        from server.api.routes import build_router
-
         self.router = build_router()
         self.idle_timeout = float(config.idle_timeout)
         self.header_timeout = float(config.header_timeout)
@@ -623,7 +185,7 @@ class TxmonHTTPServer:
     def _refuse(self, sock: socket.socket, code: int, message: str) -> None:
         self.refused += 1
         with contextlib.suppress(OSError):
-            sock.send(_canned(code, message), socket.MSG_DONTWAIT)
+            sock.send(canned(code, message), socket.MSG_DONTWAIT)
         sock.close()
 
     def _out_of_files(self) -> None:
@@ -714,7 +276,7 @@ class TxmonHTTPServer:
         """Close a connection no one else holds, with a last error answer if given."""
         if code is not None:
             with contextlib.suppress(OSError):
-                conn.sock.send(_canned(code, message), socket.MSG_DONTWAIT)
+                conn.sock.send(canned(code, message), socket.MSG_DONTWAIT)
         conn.close()
         with self._open_lock:
             self._open -= 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from server.errors import ConfigError
 from server.notify.base import NotifyConfig
 
 
@@ -129,10 +130,6 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
-
-
-class ConfigError(ValueError):
-    """A setting has a value that cannot be used; the message says which and why."""
 
 
 @dataclass(frozen=True)

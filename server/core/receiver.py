@@ -26,8 +26,20 @@ from server import store
 from server.config import Config, ConfigError
 from server.core.metrics import Metrics
 from server.detect.engine import Engine, Judged
-from server.detect.lifecycle import Alert, AlertConflict, AlertEvent, AlertNotFound, Silence
+from server.detect.lifecycle import Alert, AlertEvent, Silence
 from server.detect.stats import DetectConfig
+from server.errors import (
+    AlertConflict,
+    AlertNotFound,
+    ChannelNotFound,
+    IdempotencyConflict,
+    NoChannels,
+    NotFound,
+    Refused,
+    SilenceNotFound,
+    StorageFailing,
+    TooManyStatuses,
+)
 from server.notify.base import Channel, Outcome, build_channels
 from server.notify.outbox import Notifier, event_payload, wants_notification
 from server.notify.render import render_test
@@ -104,18 +116,6 @@ def ingest_answer(
         )
     alerts_json = json.dumps(alerts, separators=(",", ":"))
     return f'{{"accepted":{len(records)},"records":[{text}],"alerts":{alerts_json}}}'.encode()
-
-
-class NoChannels(LookupError):
-    """Test-fire asked for while no notification channel is configured."""
-
-
-class IdempotencyConflict(ValueError):
-    """An Idempotency-Key was reused with a different body."""
-
-
-class TooManyStatuses(ValueError):
-    """A request would take the store past `max_statuses` distinct statuses."""
 
 
 def record_json(rec: StoredRecord) -> dict[str, Any]:
@@ -225,7 +225,7 @@ class Receiver:
             idle=self._housekeeping,
             before_commit=self._pending.flush,
             on_commit_failure=self._on_commit_failure,
-            refusals=(IdempotencyConflict, TooManyStatuses, AlertConflict, AlertNotFound),
+            refusals=(Refused, NotFound),
         )
         self.notifier = Notifier(channels, config.notify, self.writer, self.readers.connection)
         self.writer.start()
@@ -400,7 +400,7 @@ class Receiver:
                 self._watermark, self._watermark_wall = watermark, time.time()
             return IngestResult(201, body, alerts), first_id, judged
 
-        result, first_id, judged = self.writer.call(work, weight=len(records))
+        result, first_id, judged = self._write(work, weight=len(records))
         if not result.body:  # built here, outside the writer, when nothing had to store it
             result.body = ingest_answer(first_id, records, judged, result.alerts)
         if not result.replayed:
@@ -419,6 +419,17 @@ class Receiver:
                 f"(this request adds {len(new)}); the receiver keeps at most {cap} "
                 "(setting max_statuses, TXMON_MAX_STATUSES); nothing was stored"
             )
+
+    def _write(self, work: Callable[[sqlite3.Connection], Any], weight: int = 1) -> Any:
+        """Run `work` in the writer and wait for its commit; a failed commit (disk full, I/O
+        error) becomes StorageFailing, which the API answers with 503 and Retry-After."""
+        try:
+            return self.writer.call(work, weight)
+        except sqlite3.Error as exc:
+            log.warning("a commit failed: %s: %s", type(exc).__name__, exc)
+            raise StorageFailing(
+                "storage is failing (see /healthz); nothing was stored, retry"
+            ) from None
 
     def _on_commit_failure(self, exc: BaseException) -> None:
         """Nothing of the batch is stored: re-read the writer state from the database."""
@@ -628,7 +639,7 @@ class Receiver:
                 self._persist(conn, events, now)
             return events
 
-        result: list[AlertEvent] = self.writer.call(work)
+        result: list[AlertEvent] = self._write(work)
         self.notifier.wake()
         return result
 
@@ -674,34 +685,32 @@ class Receiver:
                 store.save_alert(conn, alert, now)
             return silence
 
-        silence: Silence = self.writer.call(work)
+        silence: Silence = self._write(work)
         return silence_json(silence)
 
     def silences(self) -> dict[str, Any]:
         rows = self._read(store.list_silences, int(time.time()))
         return {"silences": [silence_json(s) for s in rows]}
 
-    def remove_silence(self, silence_id: int) -> bool:
-        """False when no such silence is in force."""
+    def remove_silence(self, silence_id: int) -> None:
+        """End a silence now; SilenceNotFound when none with this id is in force."""
         now = int(time.time())
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> None:
             if store.get_silence(conn, silence_id) is None:
-                return False
+                raise SilenceNotFound(f"no silence in force with id {silence_id}")
             with self._engine_lock:
                 engine = self._engine_for_write(conn)
-                # Already expired in the engine (KeyError) is fine: the store still closes it.
-                with contextlib.suppress(KeyError):
+                # Already expired in the engine is fine: the store still closes it.
+                with contextlib.suppress(SilenceNotFound):
                     engine.remove_silence(silence_id)
                 # Run the timers now, so alerts it covered lose their flag at once.
                 events = engine.tick(now, self.event_clock())
             store.remove_silence(conn, silence_id, now)
             if events:
                 self._persist(conn, events, now)
-            return True
 
-        removed: bool = self.writer.call(work)
-        return removed
+        self._write(work)
 
     # --- notifications ------------------------------------------------------------------------
 
@@ -731,7 +740,7 @@ class Receiver:
     def test_fire(self, channel: str | None) -> list[dict[str, Any]]:
         """Send a marked test message now through every channel (or one); each one's result.
 
-        NoChannels when nothing is configured; KeyError for an unknown channel name.
+        NoChannels when nothing is configured; ChannelNotFound for an unknown channel name.
         """
         channels = self.notifier.channels
         if not channels:
@@ -741,7 +750,9 @@ class Receiver:
                 "TXMON_WEBHOOK_URL (see docs/alerts.md)"
             )
         if channel is not None and channel not in channels:
-            raise KeyError(channel)
+            raise ChannelNotFound(
+                f"no channel named {channel!r}; configured: {', '.join(channels)}"
+            )
         targets = [channels[channel]] if channel else list(channels.values())
         now = int(time.time())
         message = render_test(now)
@@ -768,7 +779,7 @@ class Receiver:
                     now=now,
                 )
 
-        self.writer.call(work)
+        self._write(work)
         return [
             {
                 "channel": target.name,

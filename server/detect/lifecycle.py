@@ -11,6 +11,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 
 from server.detect.stats import SEVERITIES, DetectConfig
+from server.errors import AlertConflict, AlertNotFound, SilenceNotFound
 
 KINDS = ("spike", "drop", "shift", "no_data")
 STATES = ("firing", "acknowledged", "resolved")
@@ -23,14 +24,6 @@ EVENT_TYPES = (
     "refired",
     "updated",
 )
-
-
-class AlertNotFound(LookupError):
-    """No alert with this id (HTTP 404)."""
-
-
-class AlertConflict(ValueError):
-    """The alert is not in a state that allows this action, e.g. acking a resolved one (409)."""
 
 
 @dataclass(slots=True)
@@ -332,10 +325,10 @@ class AlertBook:
         return silence
 
     def remove_silence(self, silence_id: int) -> Silence:
-        """Delete a silence (alerts lose the flag at the next tick); KeyError if unknown."""
+        """Delete a silence (alerts lose the flag at the next tick); SilenceNotFound if unknown."""
         silence = self.silences.pop(silence_id, None)
         if silence is None:
-            raise KeyError(f"no silence with id {silence_id}")
+            raise SilenceNotFound(f"no silence in force with id {silence_id}")
         return silence
 
     def active_silences(self, now: int) -> list[Silence]:

@@ -8,9 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 
-
-class ReadersBusy(TimeoutError):
-    """Every read connection stayed in use for the whole wait."""
+from server.errors import ReadersBusy
 
 
 class Readers:

@@ -6,6 +6,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from server.errors import StoreError
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: records with their verdicts, per-minute rollup, idempotent answers.
     """
@@ -104,10 +106,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used (newer schema, unreadable file, disk full...)."""
 
 
 def create_private(path: str) -> None:

@@ -12,11 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.errors import WriterClosed, WriterTimeout
+
 Work = Callable[[sqlite3.Connection], Any]
-
-
-class WriterClosed(RuntimeError):
-    """The writer has stopped; nothing more can be written."""
 
 
 class Pending:
@@ -42,7 +40,7 @@ class Pending:
     def result(self, timeout: float | None = None) -> Any:
         """The work's return value once committed; its exception re-raised otherwise."""
         if not self._done.acquire(timeout=-1 if timeout is None else timeout):
-            raise TimeoutError("the writer did not answer in time")
+            raise WriterTimeout("the writer did not answer in time; the receiver is overloaded")
         self._done.release()
         if self._error is not None:
             raise self._error
