@@ -2,9 +2,9 @@
 
 Run as `.venv/bin/python bench/engine_speed.py [--runs N] [--cloudwalk CSV]` from the repository
 root. For each data set (the CloudWalk replay `../shared/datasets/cloudwalk/transactions.csv` and
-the synthetic labelled week of `server.tools.traffic`) it feeds every record, in order, through
-a fresh `Engine` with the default configuration and keeps the best of N runs (default 5). Timer ticks
-are left out: the receiver ticks every few seconds, not per record.
+the synthetic labelled week of `server.tools.traffic`) it feeds every record, in order,
+through a fresh `Engine` with the default configuration and keeps the best of N runs (default
+5). Timer ticks are left out: the receiver ticks every few seconds, not per record.
 
 Times are CPU time of this process (`time.process_time`), so waiting for a core that others use
 does not count; the garbage collector is off while timing. They still vary between machines and
