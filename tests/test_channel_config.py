@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from server.notify.base import Channel, NotifyConfig, build_channels
+from server.config import NotifyConfig
+from server.notify.base import Channel
+from server.notify.build import build_channels
 from server.notify.smtp import EmailChannel
 from server.notify.telegram import TelegramChannel
 from server.notify.webhook import WebhookChannel

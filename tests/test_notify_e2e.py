@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from server.notify.base import NotifyConfig
+from server.config import NotifyConfig
 from tests.conftest import Live, wait_until
 from tests.fake_telegram import FakeTelegram, fake_telegram_fixture  # noqa: F401
 from tests.test_api_alerts import history, post_minutes

@@ -18,7 +18,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 
 from server.api.server import TxmonHTTPServer
-from server.notify.base import NotifyConfig
+from server.config import NotifyConfig
 from tests.conftest import Live, free_port
 from txmon_tui.app import TxmonApp
 from txmon_tui.config import Settings

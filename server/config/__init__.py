@@ -1,5 +1,19 @@
-"""The receiver's settings: flags > `TXMON_*` > TOML > defaults (docs/configuration.md)."""
+"""The receiver's settings: flags > `TXMON_*` > TOML > defaults (docs/configuration.md).
 
-from server.config.receiver import SETTINGS, Config, ConfigError, Setting, default_db_path, load
+`receiver.py` declares the `[server]` and `[store]` settings, `notify.py` the `[notify]`
+ones; the `[detect]` table is handed to `server.detect` as it is.
+"""
 
-__all__ = ["SETTINGS", "Config", "ConfigError", "Setting", "default_db_path", "load"]
+from server.config.notify import NotifyConfig
+from server.config.receiver import SETTINGS, Config, Setting, default_db_path, load
+from server.errors import ConfigError
+
+__all__ = [
+    "SETTINGS",
+    "Config",
+    "ConfigError",
+    "NotifyConfig",
+    "Setting",
+    "default_db_path",
+    "load",
+]

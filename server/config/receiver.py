@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from server.config.notify import NotifyConfig
 from server.errors import ConfigError
-from server.notify.base import NotifyConfig
 
 
 def default_db_path() -> str:

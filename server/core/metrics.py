@@ -6,10 +6,15 @@ Prometheus expects); gauges about stored state are read when scraped.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
+from typing import Any
+
+from server import store
 
 LabelValues = tuple[str, ...]
 
@@ -179,3 +184,76 @@ class Metrics:
         for gauge in self.gauges:
             lines.extend(gauge.render())
         return "\n".join(lines) + "\n"
+
+
+class RateMeter:
+    """Records ingested per second over the last minute of wall-clock time."""
+
+    def __init__(self, window: int = 60) -> None:
+        self._window = window
+        self._buckets: collections.deque[list[int]] = collections.deque()
+        self._lock = threading.Lock()
+
+    def add(self, n: int, now: float | None = None) -> None:
+        second = int(now if now is not None else time.time())
+        with self._lock:
+            if self._buckets and self._buckets[-1][0] == second:
+                self._buckets[-1][1] += n
+            else:
+                self._buckets.append([second, n])
+            self._trim(second)
+
+    def rate(self, now: float | None = None) -> float:
+        second = int(now if now is not None else time.time())
+        with self._lock:
+            self._trim(second)
+            return sum(n for _, n in self._buckets) / self._window
+
+    def _trim(self, second: int) -> None:
+        while self._buckets and self._buckets[0][0] <= second - self._window:
+            self._buckets.popleft()
+
+
+def register_gauges(
+    metrics: Metrics, read: Callable[..., Any], rate: RateMeter, horizon: Callable[[], int]
+) -> None:
+    """Gauges read at scrape time: stored state through `read` (a pooled read), the rate."""
+    m = metrics
+
+    def last_event() -> list[tuple[tuple[str, ...], float]]:
+        newest = read(store.newest_minute, horizon())
+        return [] if newest is None else [((), float(newest))]
+
+    def alerts() -> list[tuple[tuple[str, ...], float]]:
+        counts = {"firing": 0, "acknowledged": 0}
+        counts.update(read(store.open_alert_counts))
+        return [((state,), float(n)) for state, n in sorted(counts.items())]
+
+    def notifications() -> list[tuple[tuple[str, ...], float]]:
+        return [((c, s), float(n)) for c, s, n in read(store.notification_counts)]
+
+    m.add_gauge(
+        "txmon_last_event_timestamp_seconds",
+        "Event time (epoch s) of the newest stored minute.",
+        (),
+        last_event,
+    )
+    m.add_gauge(
+        "txmon_records_stored",
+        "Records in the database.",
+        (),
+        lambda: [((), float(read(store.records_stored)))],
+    )
+    m.add_gauge("txmon_alerts_open", "Open alerts by state.", ("state",), alerts)
+    m.add_gauge(
+        "txmon_notifications",
+        "Outbox rows by channel and state.",
+        ("channel", "state"),
+        notifications,
+    )
+    m.add_gauge(
+        "txmon_ingest_rate_records_per_second",
+        "Records stored per second over the last minute.",
+        (),
+        lambda: [((), rate.rate())],
+    )

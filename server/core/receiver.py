@@ -1,50 +1,42 @@
-"""The receiver's operations, independent of HTTP: ingest, queries and health.
+"""The receiver's operations, independent of HTTP: ingest, the writer's housekeeping, health.
 
-`Receiver` owns the store, the writer thread and the read connections; the HTTP layer only
+`Receiver` owns the store, the writer thread, the engine and the read connections; its reads
+live in `reads.Queries` and its operator actions in `actions.Actions`. The HTTP layer only
 decodes requests into calls on it and encodes the answers.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import dataclasses
 import gc
 import hashlib
-import itertools
-import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from server import store
 from server.config import Config, ConfigError
-from server.core.metrics import Metrics
+from server.core.actions import Actions
+from server.core.answers import IngestResult, alerts_touched, ingest_answer
+from server.core.metrics import Metrics, RateMeter, register_gauges
+from server.core.reads import Queries
 from server.detect.engine import Engine, Judged
-from server.detect.lifecycle import Alert, AlertEvent, Silence
+from server.detect.lifecycle import Alert, AlertEvent
 from server.detect.stats import DetectConfig
 from server.errors import (
-    AlertConflict,
-    AlertNotFound,
-    ChannelNotFound,
     IdempotencyConflict,
-    NoChannels,
     NotFound,
     Refused,
-    SilenceNotFound,
     StorageFailing,
     TooManyStatuses,
 )
-from server.notify.base import Channel, Outcome, build_channels
-from server.notify.outbox import Notifier, event_payload, wants_notification
-from server.notify.render import render_test
-from server.records import ISO_TEXT, Record, iso
-from server.store import StoredRecord, Verdict
+from server.notify.build import build_channels
+from server.notify.outbox import Notifier
+from server.notify.policy import queue_for_events, queue_reminders
+from server.records import Record, iso
 from server.store.writer import Writer
 
 log = logging.getLogger("txmon.service")
@@ -56,131 +48,7 @@ TICK_SECONDS = 5
 REPLAY_LAG_SECONDS = 3600
 
 
-@dataclass(slots=True)
-class IngestResult:
-    """What a POST of records answers: HTTP code and the JSON body (built once, as bytes)."""
-
-    code: int
-    body: bytes
-    alerts: list[dict[str, Any]]
-    replayed: bool = False
-
-    @property
-    def answer(self) -> dict[str, Any]:
-        """The body decoded, for in-process callers (import --db, tests)."""
-        result: dict[str, Any] = json.loads(self.body)
-        return result
-
-
-def _number(value: float) -> str:
-    """Three decimals, as stored; `null` for a value that is not finite."""
-    return f"{value:.3f}" if value - value == 0 else "null"
-
-
-_ANSWER_RECORD = (
-    '{"id":%d,"timestamp":"%s","status":"%s","count":%d,'
-    '"severity":"%s","score":%.3f,"expected":%.3f,"upper":%.3f}'
-)
-# What "%.3f" makes of an infinite or NaN verdict number; never valid JSON. The slow path then
-# formats those numbers itself, as `null` where they are not finite.
-_NOT_FINITE = (":nan", ":inf", ":-inf")
-_ANSWER_RECORD_CHECKED = _ANSWER_RECORD.replace("%.3f", "%s")
-
-
-def ingest_answer(
-    first_id: int,
-    records: Sequence[Record],
-    verdicts: Sequence[Verdict],
-    alerts: list[dict[str, Any]],
-) -> bytes:
-    """The 201 body. Written by hand rather than json.dumps: with thousands of records per
-    request it is the second-largest cost of ingest, and every field is already safe (ids and
-    counts are ints, statuses match [a-z0-9_]+, ISO times and severities are fixed forms)."""
-    if len(records) != len(verdicts):
-        raise ValueError(f"{len(records)} records but {len(verdicts)} verdicts")
-    isos = ISO_TEXT
-    fmt = _ANSWER_RECORD
-    text = ",".join(
-        [
-            fmt
-            % (i, isos.get(r[0]) or iso(r[0]), r[1], r[2], v.severity, v.score, v.expected, v.upper)
-            for i, r, v in zip(itertools.count(first_id), records, verdicts)
-        ]
-    )
-    if any(bad in text for bad in _NOT_FINITE):  # rare: redo with `null` for those numbers
-        checked = _ANSWER_RECORD_CHECKED
-        text = ",".join(
-            checked
-            % (i, iso(r[0]), r[1], r[2], v.severity, *map(_number, (v.score, v.expected, v.upper)))
-            for i, r, v in zip(itertools.count(first_id), records, verdicts)
-        )
-    alerts_json = json.dumps(alerts, separators=(",", ":"))
-    return f'{{"accepted":{len(records)},"records":[{text}],"alerts":{alerts_json}}}'.encode()
-
-
-def record_json(rec: StoredRecord) -> dict[str, Any]:
-    return {
-        "id": rec.id,
-        "timestamp": iso(rec.ts),
-        "status": rec.status,
-        "count": rec.count,
-        "severity": rec.severity,
-        "score": rec.score,
-        "expected": rec.expected,
-        "upper": rec.upper,
-    }
-
-
-def _iso_or_none(epoch: int | None) -> str | None:
-    return None if epoch is None else iso(epoch)
-
-
-def alert_json(alert: Alert) -> dict[str, Any]:
-    """An alert as the API shows it: times as ISO 8601 UTC."""
-    doc = alert.as_dict()
-    for name in ("first_seen", "last_seen", "acknowledged_at", "resolved_at"):
-        doc[name] = _iso_or_none(doc[name])  # type: ignore[arg-type]
-    doc["peak_score"] = round(alert.peak_score, 3)
-    doc["expected"] = round(alert.expected, 3)
-    return doc
-
-
-def silence_json(silence: Silence) -> dict[str, Any]:
-    doc = silence.as_dict()
-    doc["created_at"] = iso(silence.created_at)
-    doc["expires_at"] = iso(silence.expires_at)
-    return doc
-
-
-class _RateMeter:
-    """Records ingested per second over the last minute of wall-clock time."""
-
-    def __init__(self, window: int = 60) -> None:
-        self._window = window
-        self._buckets: collections.deque[list[int]] = collections.deque()
-        self._lock = threading.Lock()
-
-    def add(self, n: int, now: float | None = None) -> None:
-        second = int(now if now is not None else time.time())
-        with self._lock:
-            if self._buckets and self._buckets[-1][0] == second:
-                self._buckets[-1][1] += n
-            else:
-                self._buckets.append([second, n])
-            self._trim(second)
-
-    def rate(self, now: float | None = None) -> float:
-        second = int(now if now is not None else time.time())
-        with self._lock:
-            self._trim(second)
-            return sum(n for _, n in self._buckets) / self._window
-
-    def _trim(self, second: int) -> None:
-        while self._buckets and self._buckets[0][0] <= second - self._window:
-            self._buckets.popleft()
-
-
-class Receiver:
+class Receiver(Queries, Actions):
     """Opens (and migrates) the database, runs the writer, and answers API calls."""
 
     def __init__(self, config: Config) -> None:
@@ -212,9 +80,9 @@ class Receiver:
         self._watermark: int | None = self.engine.watermark
         self._watermark_wall = time.time()
         self.readers = store.Readers(config.db, size=config.read_connections)
-        self.rate = _RateMeter()
+        self.rate = RateMeter()
         self.metrics = Metrics()
-        self._register_gauges()
+        register_gauges(self.metrics, self._read, self.rate, self.horizon)
         self._next_cleanup = 0.0
         # Writer-thread state: the id the next stored record gets, records staged for COMMIT.
         self._next_id = store.next_record_id(self._conn)
@@ -230,10 +98,6 @@ class Receiver:
         self.notifier = Notifier(channels, config.notify, self.writer, self.readers.connection)
         self.writer.start()
         self.notifier.start()
-
-    def horizon(self, now: float | None = None) -> int:
-        """The latest event time accepted now: the clock plus `max_future_minutes`."""
-        return int(time.time() if now is None else now) + self.config.max_future_minutes * 60
 
     def _warn_of_future_records(self) -> None:
         """Records stamped ahead of the clock (stored before they were refused) stay in the
@@ -277,47 +141,9 @@ class Receiver:
     def _persist(self, conn: sqlite3.Connection, events: list[AlertEvent], now: int) -> None:
         """Store lifecycle events and queue the notifications they call for (same txn)."""
         event_ids = store.save_events(conn, events, now)
-        if not self.notifier.channels:
-            return
-        policy = self.config.notify
-        channels = list(self.notifier.channels)
-        for event, event_id in zip(events, event_ids, strict=True):
-            alert = event.alert
-            if event.type == "acknowledged":
-                store.cancel_reminders(conn, alert.id)
-            before = store.notified_at(conn, alert.id) is not None
-            if not wants_notification(event.type, alert, before, policy):
-                continue
-            due = now + (policy.group_wait if event.type == "opened" else 0)
-            store.enqueue(
-                conn,
-                alert_id=alert.id,
-                event_id=event_id,
-                kind=event.type,
-                channels=channels,
-                payload=event_payload(event.type, alert, event.detail, event.at),
-                now=now,
-                due=due,
-            )
-            store.set_notified(conn, [alert.id], now)
-
-    def _queue_reminders(self, conn: sqlite3.Connection, now: int) -> None:
-        """Firing, unacknowledged alerts are re-sent every repeat_interval."""
-        if not self.notifier.channels:
-            return
-        for alert in store.reminders_due(conn, now - self.config.notify.repeat_interval):
-            detail = f"still firing since {iso(alert.first_seen)}"
-            store.enqueue(
-                conn,
-                alert_id=alert.id,
-                event_id=None,
-                kind="reminder",
-                channels=list(self.notifier.channels),
-                payload=event_payload("reminder", alert, detail, now),
-                now=now,
-                due=now,
-            )
-            store.set_notified(conn, [alert.id], now)
+        if self.notifier.channels:
+            channels = list(self.notifier.channels)
+            queue_for_events(conn, events, event_ids, channels, self.config.notify, now)
 
     def _changed_alerts(self, engine: Engine) -> list[Alert]:
         """Open alerts whose row differs from what was last saved (last seen, peak...).
@@ -385,7 +211,7 @@ class Receiver:
                 self._persist(conn, events, now)
             for alert in changed:
                 store.save_alert(conn, alert, now)
-            alerts = _alerts_touched(events)
+            alerts = alerts_touched(events)
             body = b""
             if idempotency_key is not None:
                 body = ingest_answer(first_id, records, judged, alerts)
@@ -459,7 +285,8 @@ class Receiver:
             events = engine.tick(now, self.event_clock())
         if events:
             self._persist(conn, events, now)
-        self._queue_reminders(conn, now)
+        if self.notifier.channels:
+            queue_reminders(conn, list(self.notifier.channels), self.config.notify, now)
 
     def _count(self, records: list[Record]) -> None:
         per_status: dict[str, list[int]] = {}
@@ -471,47 +298,6 @@ class Receiver:
             self.metrics.records.inc(n, status)
             self.metrics.transactions.inc(total, status)
 
-    def _register_gauges(self) -> None:
-        m = self.metrics
-
-        def last_event() -> list[tuple[tuple[str, ...], float]]:
-            newest = self._read(store.newest_minute, self.horizon())
-            return [] if newest is None else [((), float(newest))]
-
-        def alerts() -> list[tuple[tuple[str, ...], float]]:
-            counts = {"firing": 0, "acknowledged": 0}
-            counts.update(self._read(store.open_alert_counts))
-            return [((state,), float(n)) for state, n in sorted(counts.items())]
-
-        def notifications() -> list[tuple[tuple[str, ...], float]]:
-            return [((c, s), float(n)) for c, s, n in self._read(store.notification_counts)]
-
-        m.add_gauge(
-            "txmon_last_event_timestamp_seconds",
-            "Event time (epoch s) of the newest stored minute.",
-            (),
-            last_event,
-        )
-        m.add_gauge(
-            "txmon_records_stored",
-            "Records in the database.",
-            (),
-            lambda: [((), float(self._read(store.records_stored)))],
-        )
-        m.add_gauge("txmon_alerts_open", "Open alerts by state.", ("state",), alerts)
-        m.add_gauge(
-            "txmon_notifications",
-            "Outbox rows by channel and state.",
-            ("channel", "state"),
-            notifications,
-        )
-        m.add_gauge(
-            "txmon_ingest_rate_records_per_second",
-            "Records stored per second over the last minute.",
-            (),
-            lambda: [((), self.rate.rate())],
-        )
-
     def _housekeeping(self, conn: sqlite3.Connection) -> None:
         now = time.time()
         if now >= self._next_tick:
@@ -521,273 +307,7 @@ class Receiver:
             self._next_cleanup = now + 600
             store.forget_answers_before(conn, int(now) - self.config.idempotency_hours * 3600)
 
-    # --- reads -----------------------------------------------------------------------------
-
-    def _read(self, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One store query on a pooled read connection."""
-        with self.readers.connection() as conn:
-            return query(conn, *args, **kwargs)
-
-    def transactions(
-        self,
-        *,
-        limit: int,
-        before_id: int | None,
-        after_id: int | None,
-        statuses: list[str],
-        severities: list[str],
-    ) -> dict[str, Any]:
-        rows = self._read(
-            store.page_records,
-            limit=limit,
-            before_id=before_id,
-            after_id=after_id,
-            statuses=statuses,
-            severities=severities,
-        )
-        return {"transactions": [record_json(r) for r in rows]}
-
-    def series(self, minutes: int, status: str | None) -> dict[str, Any]:
-        with self.readers.connection() as conn:
-            newest = store.newest_minute(conn, self.horizon())
-            if newest is None:
-                return {"start": None, "end": None, "minutes": [], "series": {}}
-            first = newest - (minutes - 1) * MINUTE
-            rows = store.minute_series(conn, first, newest, status)
-        series: dict[str, list[int]] = {}
-        if status is not None:
-            series[status] = [0] * minutes
-        for minute, name, count in rows:
-            row = series.get(name)
-            if row is None:  # not setdefault: it would build a zero row for every minute
-                row = series[name] = [0] * minutes
-            row[(minute - first) // MINUTE] = count
-        return {
-            "start": iso(first),
-            "end": iso(newest),
-            "minutes": [iso(first + i * MINUTE) for i in range(minutes)],
-            "series": dict(sorted(series.items())),
-        }
-
-    def summary(self, minutes: int) -> dict[str, Any]:
-        with self.readers.connection() as conn:
-            newest = store.newest_minute(conn, self.horizon())
-            first = None if newest is None else newest - (minutes - 1) * MINUTE
-            totals = {} if first is None else store.window_totals(conn, first, newest)
-            records_stored = store.records_stored(conn)
-            open_alerts = store.open_alert_counts(conn)
-        statuses: dict[str, Any] = {}
-        total = sum(count for count, _ in totals.values())
-        for name, (count, records) in sorted(totals.items()):
-            statuses[name] = {
-                "count": count,
-                "records": records,
-                "share": count / total if total else 0.0,
-            }
-        baselines: dict[str, Any] = {}
-        profiles: dict[str, Any] = {}
-        if newest is not None:
-            with self._engine_lock:
-                for name in statuses:
-                    expected, upper = self.engine.baseline(name, newest)
-                    baselines[name] = {"expected": round(expected, 3), "upper": round(upper, 3)}
-                    profiles[name] = [
-                        {"hour": hour, "average": round(avg, 3), "upper": round(up, 3)}
-                        for hour, (avg, up) in enumerate(self.engine.hourly_profile(name))
-                    ]
-        for name, doc in statuses.items():
-            doc["baseline"] = baselines.get(name)
-        return {
-            "minutes": minutes,
-            "start": _iso_or_none(first),
-            "newest_event_time": _iso_or_none(newest),
-            "total": total,
-            "statuses": statuses,
-            "records_stored": records_stored,
-            "ingest_rate": round(self.rate.rate(), 3),
-            "alerts": {"firing": 0, "acknowledged": 0, **open_alerts},
-            "hourly_profile": profiles,
-        }
-
-    # --- alerts and silences -----------------------------------------------------------------
-
-    def alerts(self, states: tuple[str, ...], limit: int) -> dict[str, Any]:
-        rows = self._read(store.list_alerts, states, limit)
-        if "firing" in states and "acknowledged" in states:
-            rows.sort(key=lambda a: (a.state != "firing", -a.id))  # firing first
-        return {"alerts": [alert_json(a) for a in rows]}
-
-    def alert(self, alert_id: int) -> dict[str, Any] | None:
-        with self.readers.connection() as conn:
-            found = store.get_alert(conn, alert_id)
-            if found is None:
-                return None
-            timeline = store.alert_timeline(conn, alert_id)
-        for entry in timeline:
-            entry["at"] = iso(entry["at"])  # type: ignore[arg-type]
-            entry["recorded_at"] = iso(entry["recorded_at"])  # type: ignore[arg-type]
-        return {**alert_json(found), "timeline": timeline}
-
-    def _operate(self, change: Callable[[Engine, int], list[AlertEvent]]) -> list[AlertEvent]:
-        """Run an operator action on the engine in the writer and persist its events."""
-        now = int(time.time())
-
-        def work(conn: sqlite3.Connection) -> list[AlertEvent]:
-            with self._engine_lock:
-                events = change(self._engine_for_write(conn), now)
-            if events:
-                self._persist(conn, events, now)
-            return events
-
-        result: list[AlertEvent] = self._write(work)
-        self.notifier.wake()
-        return result
-
-    def ack(self, alert_id: int, by: str, note: str | None) -> dict[str, Any]:
-        """Acknowledge; AlertNotFound (404) or AlertConflict (409: resolved, or already)."""
-        self._check_open(alert_id)
-
-        def change(engine: Engine, now: int) -> list[AlertEvent]:
-            current = engine.alert(alert_id)
-            if current.state == "acknowledged":
-                raise AlertConflict(
-                    f"alert {alert_id} is already acknowledged by {current.acknowledged_by}"
-                )
-            return engine.ack(alert_id, by, note, now)
-
-        events = self._operate(change)
-        return alert_json(events[-1].alert)
-
-    def unack(self, alert_id: int) -> dict[str, Any]:
-        """Undo an acknowledgement; AlertConflict when the alert is not acknowledged."""
-        self._check_open(alert_id)
-        events = self._operate(lambda engine, now: engine.unack(alert_id, now))
-        return alert_json(events[-1].alert)
-
-    def _check_open(self, alert_id: int) -> None:
-        """The store's word on alerts the engine no longer holds (old or resolved)."""
-        found = self._read(store.get_alert, alert_id)
-        if found is None:
-            raise AlertNotFound(f"no alert with id {alert_id}")
-        if found.state == "resolved":
-            raise AlertConflict(f"alert {alert_id} is resolved; nothing to acknowledge")
-
-    def add_silence(self, status: str | None, minutes: int, by: str, reason: str) -> dict[str, Any]:
-        now = int(time.time())
-
-        def work(conn: sqlite3.Connection) -> Silence:
-            with self._engine_lock:
-                engine = self._engine_for_write(conn)
-                silence = engine.add_silence(status, minutes, by, reason, now)
-                changed = [a for a in engine.open_alerts() if a.silenced]
-            store.save_silence(conn, silence)
-            for alert in changed:
-                store.save_alert(conn, alert, now)
-            return silence
-
-        silence: Silence = self._write(work)
-        return silence_json(silence)
-
-    def silences(self) -> dict[str, Any]:
-        rows = self._read(store.list_silences, int(time.time()))
-        return {"silences": [silence_json(s) for s in rows]}
-
-    def remove_silence(self, silence_id: int) -> None:
-        """End a silence now; SilenceNotFound when none with this id is in force."""
-        now = int(time.time())
-
-        def work(conn: sqlite3.Connection) -> None:
-            if store.get_silence(conn, silence_id) is None:
-                raise SilenceNotFound(f"no silence in force with id {silence_id}")
-            with self._engine_lock:
-                engine = self._engine_for_write(conn)
-                # Already expired in the engine is fine: the store still closes it.
-                with contextlib.suppress(SilenceNotFound):
-                    engine.remove_silence(silence_id)
-                # Run the timers now, so alerts it covered lose their flag at once.
-                events = engine.tick(now, self.event_clock())
-            store.remove_silence(conn, silence_id, now)
-            if events:
-                self._persist(conn, events, now)
-
-        self._write(work)
-
     # --- notifications ------------------------------------------------------------------------
-
-    def notifications(self, limit: int) -> dict[str, Any]:
-        rows = self._read(store.list_notifications, limit)
-        return {
-            "channels": [c["name"] for c in self.config.notify.describe()],
-            "notifications": [
-                {
-                    "id": r.id,
-                    "alert_id": r.alert_id,
-                    "event": r.kind,
-                    "channel": r.channel,
-                    "state": r.state,
-                    "attempts": r.attempts,
-                    "last_error": r.last_error,
-                    "created_at": iso(r.created_at),
-                    "sent_at": _iso_or_none(r.sent_at),
-                    "next_attempt_at": iso(int(r.next_attempt_at))
-                    if r.state == "pending"
-                    else None,
-                }
-                for r in rows
-            ],
-        }
-
-    def test_fire(self, channel: str | None) -> list[dict[str, Any]]:
-        """Send a marked test message now through every channel (or one); each one's result.
-
-        NoChannels when nothing is configured; ChannelNotFound for an unknown channel name.
-        """
-        channels = self.notifier.channels
-        if not channels:
-            raise NoChannels(
-                "no notification channel is configured: set TXMON_TELEGRAM_TOKEN and "
-                "TXMON_TELEGRAM_CHAT_ID, TXMON_SMTP_HOST/EMAIL_FROM/EMAIL_TO, or "
-                "TXMON_WEBHOOK_URL (see docs/alerts.md)"
-            )
-        if channel is not None and channel not in channels:
-            raise ChannelNotFound(
-                f"no channel named {channel!r}; configured: {', '.join(channels)}"
-            )
-        targets = [channels[channel]] if channel else list(channels.values())
-        now = int(time.time())
-        message = render_test(now)
-
-        def attempt(target: Channel) -> Outcome:
-            try:
-                return target.send(message)
-            except Exception as exc:  # report, never crash the request
-                return Outcome("failed", f"internal error: {type(exc).__name__}", None)
-
-        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-            outcomes = list(pool.map(attempt, targets))
-        payload = json.dumps({"type": "test", "at": now}, separators=(",", ":"))
-
-        def work(conn: sqlite3.Connection) -> None:
-            for target, outcome in zip(targets, outcomes, strict=True):
-                store.record_delivered(
-                    conn,
-                    kind="test",
-                    channel=target.name,
-                    state="sent" if outcome.state == "sent" else "failed",
-                    error=outcome.error,
-                    payload=payload,
-                    now=now,
-                )
-
-        self._write(work)
-        return [
-            {
-                "channel": target.name,
-                "result": "sent" if outcome.state == "sent" else (outcome.error or outcome.state),
-                "ok": outcome.state == "sent",
-            }
-            for target, outcome in zip(targets, outcomes, strict=True)
-        ]
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, document): the DB answers a read, the writer runs and commits succeed."""
@@ -813,17 +333,3 @@ class Receiver:
         if failing is not None:
             document["db_error"] = failing
         return healthy, document
-
-
-def _alerts_touched(events: list[AlertEvent]) -> list[dict[str, Any]]:
-    """Each alert an ingest opened or changed, as it stands after the request."""
-    latest: dict[int, AlertEvent] = {}
-    for event in events:
-        latest[event.alert_id] = event
-    types: dict[int, list[str]] = {}
-    for event in events:
-        types.setdefault(event.alert_id, []).append(event.type)
-    return [
-        {**alert_json(e.alert), "event": e.type, "events": types[e.alert_id]}
-        for e in latest.values()
-    ]

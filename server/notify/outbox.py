@@ -1,7 +1,7 @@
 """Delivering the outbox: one thread per channel drains its due notifications.
 
 Alert events are put in the outbox in the same transaction that records them (see
-`Receiver`), so nothing queued is lost on a crash. Here each attempt is recorded *before* the
+`policy.py`), so nothing queued is lost on a crash. Here each attempt is recorded *before* the
 send ("sending"); after a crash such rows are marked "ambiguous" instead of being sent again,
 which keeps delivery at most once per (event, channel). A slow or dead channel only delays
 its own thread; ingest and the other channels go on.
@@ -10,7 +10,6 @@ its own thread; ingest and the other channels go on.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import random
 import threading
@@ -21,45 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from server import store
-from server.detect.lifecycle import Alert, AlertEvent
-from server.notify.base import Channel, Message, NotifyConfig, Outcome
+from server.config import NotifyConfig
+from server.notify.base import Channel, Message, Outcome
+from server.notify.policy import event_from_payload
 from server.notify.render import render, render_group
 from server.store.writer import Writer
 
 log = logging.getLogger("txmon.notify")
-
-SEND_ON = ("opened", "escalated", "refired", "resolved", "reminder")
-
-
-def wants_notification(
-    event_type: str, alert: Alert, already_notified: bool, policy: NotifyConfig
-) -> bool:
-    """Whether a lifecycle event is worth a message: what on-call people must hear, no more.
-
-    Opened/escalated/re-fired alerts at a notified severity, resolutions of alerts that were
-    announced, reminders; never silenced alerts, never low or medium ones on their own.
-    """
-    if event_type not in SEND_ON or alert.silenced:
-        return False
-    if event_type == "resolved":
-        return already_notified
-    if event_type == "escalated" and already_notified:
-        return False  # one message per incident: a rise in severity is no news once paged
-    return alert.severity in policy.notify_severities
-
-
-def event_payload(event_type: str, alert: Alert, detail: str, at: int) -> str:
-    """What the outbox keeps to render the message later (an event snapshot)."""
-    return json.dumps(
-        {"type": event_type, "at": at, "detail": detail, "alert": alert.as_dict()},
-        separators=(",", ":"),
-    )
-
-
-def event_from_payload(payload: str) -> AlertEvent:
-    doc = json.loads(payload)
-    alert = Alert(**doc["alert"])
-    return AlertEvent(alert.id, doc["type"], doc["at"], alert, doc.get("detail", ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from server import __version__
-from server.notify.base import SECURITY_MODES, Message, Outcome, redact
+from server.config.notify import SECURITY_MODES
+from server.notify.base import Message, Outcome, redact
 
 
 class EmailChannel:

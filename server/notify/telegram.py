@@ -13,16 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 from server import __version__
-from server.notify.base import (
-    Message,
-    Outcome,
-    answer_snippet,
-    http_opener,
-    http_post,
-    parse_retry_after,
-    redact,
-    safe_host,
-)
+from server.notify.base import Message, Outcome, redact
+from server.notify.http import answer_snippet, http_opener, http_post, parse_retry_after, safe_host
 
 TELEGRAM_LIMIT = 4096  # characters of message text after entity parsing
 SAFE_LIMIT = 4000  # what we send at most, counted on the raw markup in UTF-16 code units

@@ -15,15 +15,8 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from server import __version__
-from server.notify.base import (
-    Message,
-    Outcome,
-    answer_snippet,
-    http_opener,
-    http_post,
-    parse_retry_after,
-    redact,
-)
+from server.notify.base import Message, Outcome, redact
+from server.notify.http import answer_snippet, http_opener, http_post, parse_retry_after
 
 
 def sign(secret: str, body: bytes) -> str:
