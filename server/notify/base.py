@@ -8,7 +8,10 @@ secret (token, password, webhook URL path) in an error text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import http.client
+import socket
+import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -71,3 +74,37 @@ def redact(text: str, secrets: Sequence[str | None], mark: str = "<redacted>") -
         if secret:
             text = text.replace(secret, mark)
     return text
+
+
+def network_outcome(reason: object, peer: str) -> Outcome:
+    """What a failure below the protocol means for any channel: timeouts, refused or broken
+    connections and unresolvable names retry; an untrusted TLS certificate fails for good."""
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return Outcome.failed(f"TLS certificate of {peer} not trusted: {reason.verify_message}")
+    if isinstance(reason, socket.gaierror):
+        return Outcome.retry(f"cannot resolve {peer}: {reason.strerror or reason}")
+    if isinstance(reason, TimeoutError):
+        return Outcome.retry(f"timed out waiting for {peer}")
+    if isinstance(reason, ConnectionRefusedError):
+        return Outcome.retry(f"connection to {peer} refused")
+    if isinstance(reason, http.client.HTTPException):
+        return Outcome.retry(f"connection to {peer} broke: {type(reason).__name__} {reason}")
+    if isinstance(reason, OSError):
+        detail = reason.strerror or str(reason) or type(reason).__name__
+        return Outcome.retry(f"network error with {peer}: {detail}")
+    return Outcome.retry(f"network error with {peer}: {reason}")
+
+
+def guarded_send(
+    attempt: Callable[[], Outcome], secrets: Sequence[str | None], mark: str = "<redacted>"
+) -> Outcome:
+    """Run one delivery attempt so nothing escapes a channel: a surprise becomes a failed
+    Outcome, and no secret survives in the error text (tokens, passwords, URL paths)."""
+    try:
+        outcome = attempt()
+    except Exception as exc:
+        outcome = Outcome.failed(f"internal error: {type(exc).__name__}: {exc}")
+    if outcome.error:
+        kept = [s for s in secrets if s and s != "/"]
+        outcome = Outcome(outcome.state, redact(outcome.error, kept, mark), outcome.retry_after)
+    return outcome

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from server.notify.base import Outcome
+from server.notify.base import Outcome, network_outcome
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -96,22 +96,6 @@ def http_post(
         return network_outcome(exc.reason, peer)
     except (OSError, http.client.HTTPException) as exc:
         return network_outcome(exc, peer)
-
-
-def network_outcome(reason: object, peer: str) -> Outcome:
-    """Timeouts, refused connections, resets: retry. Untrusted TLS certificates: failed."""
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return Outcome.failed(f"TLS certificate of {peer} not trusted: {reason.verify_message}")
-    if isinstance(reason, TimeoutError):
-        return Outcome.retry(f"timed out waiting for {peer}")
-    if isinstance(reason, ConnectionRefusedError):
-        return Outcome.retry(f"connection to {peer} refused")
-    if isinstance(reason, http.client.HTTPException):
-        return Outcome.retry(f"connection to {peer} broke: {type(reason).__name__} {reason}")
-    if isinstance(reason, OSError):
-        detail = reason.strerror or str(reason) or type(reason).__name__
-        return Outcome.retry(f"network error with {peer}: {detail}")
-    return Outcome.retry(f"network error with {peer}: {reason}")
 
 
 def answer_snippet(raw: bytes, limit: int = 200) -> str:

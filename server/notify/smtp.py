@@ -6,14 +6,13 @@ Named `mail` so it does not shadow the standard library's `email` package.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from server import __version__
 from server.config.notify import SECURITY_MODES
-from server.notify.base import Message, Outcome, redact
+from server.notify.base import Message, Outcome, guarded_send, network_outcome
 
 
 class EmailChannel:
@@ -77,15 +76,7 @@ class EmailChannel:
 
     def send(self, message: Message) -> Outcome:
         """Deliver over SMTP: sent; 4xx replies and network trouble retry; 5xx replies fail."""
-        try:
-            outcome = self._send(message)
-        except Exception as exc:  # a surprise must not escape (or carry the password)
-            outcome = Outcome.failed(f"internal error: {type(exc).__name__}: {exc}")
-        if outcome.error:
-            outcome = Outcome(
-                outcome.state, redact(outcome.error, [self._password]), outcome.retry_after
-            )
-        return outcome
+        return guarded_send(lambda: self._send(message), [self._password])
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
@@ -190,16 +181,10 @@ def _refused_outcome(refused: dict[str, tuple[int, bytes]]) -> Outcome:
 
 
 def _network_outcome(exc: BaseException, where: str) -> Outcome:
-    if isinstance(exc, socket.gaierror):
-        return Outcome.retry(f"cannot resolve {where}: {exc.strerror or exc}")
-    if isinstance(exc, TimeoutError):
-        return Outcome.retry(f"timed out talking to {where}")
-    if isinstance(exc, ConnectionRefusedError):
-        return Outcome.retry(f"connection to {where} refused")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return Outcome.retry(f"{where} closed the connection: {exc}")
-    if isinstance(exc, OSError):
-        return Outcome.retry(f"network error with {where}: {exc.strerror or exc}")
+    if isinstance(exc, OSError | TimeoutError):
+        return network_outcome(exc, where)
     return Outcome.retry(f"SMTP error with {where}: {type(exc).__name__}: {exc}")
 
 

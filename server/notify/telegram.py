@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from server import __version__
-from server.notify.base import Message, Outcome, redact
+from server.notify.base import Message, Outcome, guarded_send
 from server.notify.http import answer_snippet, http_opener, http_post, parse_retry_after, safe_host
 
 TELEGRAM_LIMIT = 4096  # characters of message text after entity parsing
@@ -116,18 +116,8 @@ class TelegramChannel:
 
     def send(self, message: Message) -> Outcome:
         """POST sendMessage and classify: 200 sent; 429, 5xx, network retry; other 4xx failed."""
-        try:
-            outcome = self._send(message)
-        except Exception as exc:  # never let a surprise escape with the token in it
-            outcome = Outcome.failed(f"internal error: {type(exc).__name__}: {exc}")
-        return self._clean(outcome)
-
-    def _clean(self, outcome: Outcome) -> Outcome:
-        if outcome.error is None:
-            return outcome
         secrets = [self._token, quote(self._token, safe=""), quote(self._token)]
-        error = redact(outcome.error, secrets, "<token>")
-        return Outcome(outcome.state, error, outcome.retry_after)
+        return guarded_send(lambda: self._send(message), secrets, "<token>")
 
     def _send(self, message: Message) -> Outcome:
         url = f"{self.api_base}/bot{self._token}/sendMessage"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from server import __version__
-from server.notify.base import Message, Outcome, redact
+from server.notify.base import Message, Outcome, guarded_send
 from server.notify.http import answer_snippet, http_opener, http_post, parse_retry_after
 
 
@@ -77,18 +77,8 @@ class WebhookChannel:
 
     def send(self, message: Message) -> Outcome:
         """POST and classify: 2xx sent; 408, 429, 5xx and network errors retry; other 4xx fail."""
-        try:
-            outcome = self._send(message)
-        except Exception as exc:  # a surprise must not escape with the URL or secret in it
-            outcome = Outcome.failed(f"internal error: {type(exc).__name__}: {exc}")
-        if outcome.error:
-            secrets = [self._url, urlsplit(self._url).path, self._secret]
-            outcome = Outcome(
-                outcome.state,
-                redact(outcome.error, [s for s in secrets if s and s != "/"]),
-                outcome.retry_after,
-            )
-        return outcome
+        secrets = [self._url, urlsplit(self._url).path, self._secret]
+        return guarded_send(lambda: self._send(message), secrets)
 
     def _send(self, message: Message) -> Outcome:
         body, headers = self.encode(message)
