@@ -13,15 +13,25 @@ from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
+from server.config.values import coerce
+
 SECURITY_MODES = ("starttls", "ssl", "none")
 NOTIFY_LEVELS = ("low", "medium", "high")
 DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
+def _setting(kind: str, default: Any, meaning: str) -> Any:
+    """A `[notify]` field: its default, kind and meaning, declared once; its TOML key is the
+    field name and its variable `TXMON_` + the name in capitals."""
+    return field(default=default, metadata={"kind": kind, "meaning": meaning})
+
+
 @dataclass(frozen=True)
 class _Spec:
+    """One `[notify]` setting as loading and the docs see it (derived from the fields)."""
+
     key: str
-    kind: str  # str, secret, int, float, list, choice, url
+    kind: str
     default: Any
     meaning: str
 
@@ -34,45 +44,6 @@ class _Spec:
         return self.kind == "secret"
 
 
-_SPECS: tuple[_Spec, ...] = (
-    _Spec("telegram_token", "secret", None, "Telegram bot token from @BotFather (secret)."),
-    _Spec(
-        "telegram_chat_id",
-        "list",
-        (),
-        "Telegram chat id(s), comma separated; group ids are negative, channels may be @name.",
-    ),
-    _Spec("telegram_api", "url", "https://api.telegram.org", "Telegram Bot API base URL."),
-    _Spec("telegram_timeout", "float", 10.0, "Seconds to wait for the Telegram API."),
-    _Spec("smtp_host", "str", None, "SMTP server host name; email is off when unset."),
-    _Spec("smtp_port", "int", None, "SMTP port; default 587 (starttls), 465 (ssl) or 25 (none)."),
-    _Spec("smtp_user", "str", None, "SMTP login user; no login when unset."),
-    _Spec("smtp_password", "secret", None, "SMTP login password (secret)."),
-    _Spec("smtp_security", "choice", "starttls", "Connection security: starttls, ssl or none."),
-    _Spec("smtp_timeout", "float", 15.0, "Seconds to wait for the SMTP server."),
-    _Spec("email_from", "str", None, "Sender address, e.g. txmon@example.com."),
-    _Spec("email_to", "list", (), "Recipient addresses, comma separated (one message to all)."),
-    _Spec("webhook_url", "url", None, "URL that receives a JSON POST per notification."),
-    _Spec(
-        "webhook_secret",
-        "secret",
-        None,
-        "Signs webhook bodies: X-Txmon-Signature: sha256=HMAC-SHA256(secret, body) (secret).",
-    ),
-    _Spec("webhook_timeout", "float", 10.0, "Seconds to wait for the webhook receiver."),
-    _Spec("repeat_interval", "float", 3600.0, "Seconds between reminders of an unacked alert."),
-    _Spec("group_wait", "float", 30.0, "Alerts opening within this many seconds go out as one."),
-    _Spec("max_attempts", "int", 8, "Delivery attempts per message and channel before failing."),
-    _Spec("backoff_base", "float", 2.0, "First retry delay in seconds (doubles, with jitter)."),
-    _Spec("backoff_max", "float", 300.0, "Longest retry delay in seconds."),
-    _Spec(
-        "notify_severities",
-        "list",
-        ("high",),
-        "Alert severities that notify, comma separated (low, medium, high).",
-    ),
-)
-_SPEC_BY_KEY = {s.key: s for s in _SPECS}
 _CHAT_ID = re.compile(r"-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}")
 _TOKEN = re.compile(r"[A-Za-z0-9:_\-]+")
 
@@ -81,27 +52,55 @@ _TOKEN = re.compile(r"[A-Za-z0-9:_\-]+")
 class NotifyConfig:
     """Every notification setting; build it with `NotifyConfig.load(table, env)`."""
 
-    telegram_token: str | None = None
-    telegram_chat_id: tuple[str, ...] = ()
-    telegram_api: str = "https://api.telegram.org"
-    telegram_timeout: float = 10.0
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_security: str = "starttls"
-    smtp_timeout: float = 15.0
-    email_from: str | None = None
-    email_to: tuple[str, ...] = ()
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    webhook_timeout: float = 10.0
-    repeat_interval: float = 3600.0
-    group_wait: float = 30.0
-    max_attempts: int = 8
-    backoff_base: float = 2.0
-    backoff_max: float = 300.0
-    notify_severities: tuple[str, ...] = ("high",)
+    telegram_token: str | None = _setting(
+        "secret", None, "Telegram bot token from @BotFather (secret)."
+    )
+    telegram_chat_id: tuple[str, ...] = _setting(
+        "list",
+        (),
+        "Telegram chat id(s), comma separated; group ids are negative, channels may be @name.",
+    )
+    telegram_api: str = _setting("url", "https://api.telegram.org", "Telegram Bot API base URL.")
+    telegram_timeout: float = _setting("float", 10.0, "Seconds to wait for the Telegram API.")
+    smtp_host: str | None = _setting("str", None, "SMTP server host name; email is off when unset.")
+    smtp_port: int | None = _setting(
+        "int", None, "SMTP port; default 587 (starttls), 465 (ssl) or 25 (none)."
+    )
+    smtp_user: str | None = _setting("str", None, "SMTP login user; no login when unset.")
+    smtp_password: str | None = _setting("secret", None, "SMTP login password (secret).")
+    smtp_security: str = _setting(
+        "choice", "starttls", "Connection security: starttls, ssl or none."
+    )
+    smtp_timeout: float = _setting("float", 15.0, "Seconds to wait for the SMTP server.")
+    email_from: str | None = _setting("str", None, "Sender address, e.g. txmon@example.com.")
+    email_to: tuple[str, ...] = _setting(
+        "list", (), "Recipient addresses, comma separated (one message to all)."
+    )
+    webhook_url: str | None = _setting(
+        "url", None, "URL that receives a JSON POST per notification."
+    )
+    webhook_secret: str | None = _setting(
+        "secret",
+        None,
+        "Signs webhook bodies: X-Txmon-Signature: sha256=HMAC-SHA256(secret, body) (secret).",
+    )
+    webhook_timeout: float = _setting("float", 10.0, "Seconds to wait for the webhook receiver.")
+    repeat_interval: float = _setting(
+        "float", 3600.0, "Seconds between reminders of an unacked alert."
+    )
+    group_wait: float = _setting(
+        "float", 30.0, "Alerts opening within this many seconds go out as one."
+    )
+    max_attempts: int = _setting(
+        "int", 8, "Delivery attempts per message and channel before failing."
+    )
+    backoff_base: float = _setting(
+        "float", 2.0, "First retry delay in seconds (doubles, with jitter)."
+    )
+    backoff_max: float = _setting("float", 300.0, "Longest retry delay in seconds.")
+    notify_severities: tuple[str, ...] = _setting(
+        "list", ("high",), "Alert severities that notify, comma separated (low, medium, high)."
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     # ------------------------------------------------------------------ loading
@@ -285,6 +284,14 @@ class NotifyConfig:
     __str__ = __repr__
 
 
+_SPECS: tuple[_Spec, ...] = tuple(
+    _Spec(f.name, f.metadata["kind"], f.default, f.metadata["meaning"])
+    for f in fields(NotifyConfig)
+    if "kind" in f.metadata
+)
+_SPEC_BY_KEY = {s.key: s for s in _SPECS}
+
+
 def _looks_like_address(addr: str) -> bool:
     _name, parsed = parseaddr(addr)
     local, _, domain = parsed.rpartition("@")
@@ -300,74 +307,17 @@ def _url_origin(url: str) -> str:
 
 def _coerce(spec: _Spec, raw: object, origin: str) -> Any:
     """Convert one raw value; errors name the key and the origin, never a secret's value."""
-
-    def bad(why: str) -> ValueError:
-        shown = "" if spec.secret else f", got {raw!r}"
-        return ValueError(f"{spec.key} (from {origin}) {why}{shown}")
-
-    kind = spec.kind
-    from_env = origin.startswith("environment")
-    if kind in ("str", "secret", "url", "choice"):
-        if not isinstance(raw, str):
-            raise bad("must be a string")
-        value = raw.strip()
-        if not value:
-            if from_env:
-                return spec.default
-            raise bad("must not be empty")
-        if kind == "choice" and value.lower() not in SECURITY_MODES:
-            raise bad(f"must be one of {', '.join(SECURITY_MODES)}")
-        if kind == "choice":
-            return value.lower()
-        if kind == "url":
-            try:
-                parts = urlsplit(value)
-                ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-                _ = parts.port  # raises on a bad port
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ValueError(f"{spec.key} (from {origin}) must be an http(s) URL")
-            return value.rstrip("/") if spec.key == "telegram_api" else value
-        if kind == "secret" and any(c.isspace() for c in value):
-            raise bad("must not contain spaces")
-        return value
-    if kind in ("int", "float"):
-        if isinstance(raw, bool) or (not from_env and not isinstance(raw, int | float)):
-            raise bad("must be a number")
-        try:
-            number = float(raw) if kind == "float" else _to_int(raw)
-        except (TypeError, ValueError):
-            raise bad("must be a number" if kind == "float" else "must be an integer") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise bad("must be a finite number")
-        return number
-    if kind == "list":
-        items: list[object]
-        if isinstance(raw, str):
-            items = [part for part in raw.split(",")]
-        elif isinstance(raw, list | tuple):
-            items = list(raw)
-        elif isinstance(raw, int) and not isinstance(raw, bool):
-            items = [raw]
-        else:
-            raise bad("must be a comma-separated string or a list")
-        out: list[str] = []
-        for item in items:
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                raise bad("must contain strings")
-            text = str(item).strip()
-            if text:
-                out.append(text.lower() if spec.key == "notify_severities" else text)
-        return tuple(out)
-    raise AssertionError(kind)  # pragma: no cover
-
-
-def _to_int(raw: object) -> int:
-    if isinstance(raw, float):
-        if not raw.is_integer():
-            raise ValueError
-        return int(raw)
-    if isinstance(raw, int):
-        return raw
-    return int(str(raw).strip())
+    value = coerce(
+        raw,
+        spec.kind,
+        key=spec.key,
+        origin=origin,
+        from_text=origin.startswith("environment"),
+        secret=spec.secret,
+        choices=SECURITY_MODES,
+    )
+    if spec.key == "telegram_api":
+        return value.rstrip("/")
+    if spec.key == "notify_severities":
+        return tuple(level.lower() for level in value)
+    return value

@@ -1,19 +1,21 @@
 """Receiver settings: flags > environment (`TXMON_*`) > TOML file > defaults.
 
-Every setting is declared once in `SETTINGS`, which drives loading, validation and the
-documentation test that keeps docs/configuration.md in step with the code.
+Every setting is declared once, as a field of `Config`; `SETTINGS` is derived from those
+fields and drives loading, validation and the documentation test that keeps
+docs/configuration.md in step with the code.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from server.config.notify import NotifyConfig
+from server.config.values import coerce
 from server.errors import ConfigError
 
 
@@ -25,11 +27,11 @@ def default_db_path() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One configurable value: where it lives in TOML, its env var and its meaning."""
+    """One configurable value as loading and the docs see it (derived from `Config`'s fields)."""
 
     name: str
     section: str
-    kind: type
+    kind: str
     default: Any
     help: str
     secret: bool = False
@@ -39,122 +41,102 @@ class Setting:
         return "TXMON_" + self.name.upper()
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("host", "server", str, "127.0.0.1", "Address to bind; non-loopback needs a token."),
-    Setting("port", "server", int, 8787, "TCP port to listen on (0 picks a free one)."),
-    Setting("db", "server", str, None, "SQLite file; default $XDG_DATA_HOME/txmon/txmon.db."),
-    Setting(
-        "token",
-        "server",
-        str,
-        None,
-        "API token; when set, every request needs 'Authorization: Bearer <token>'.",
-        secret=True,
-    ),
-    Setting("max_body_bytes", "server", int, 8 * 1024 * 1024, "Largest request body accepted."),
-    Setting("max_batch_records", "server", int, 10_000, "Most records in one POST."),
-    Setting(
-        "max_future_minutes",
-        "server",
-        int,
-        5,
-        "Refuse records stamped more than this many minutes ahead of the receiver's clock.",
-    ),
-    Setting(
-        "max_statuses",
-        "server",
-        int,
-        256,
-        "Most distinct statuses stored; a record that would add one more is refused (422).",
-    ),
-    Setting(
-        "max_connections",
-        "server",
-        int,
-        512,
-        "Most client connections open at once; past it the longest-idle one is closed, "
-        "or the new one gets a 503.",
-    ),
-    Setting("http_threads", "server", int, 32, "Worker threads serving requests."),
-    Setting(
-        "max_header_bytes",
-        "server",
-        int,
-        16_384,
-        "Largest request line plus header fields (431 past it).",
-    ),
-    Setting(
-        "header_timeout",
-        "server",
-        float,
-        10.0,
-        "Seconds a request head may take to arrive (408 past it).",
-    ),
-    Setting(
-        "body_timeout",
-        "server",
-        float,
-        30.0,
-        "Seconds a request body may take to arrive, and an answer to be taken (408 past it).",
-    ),
-    Setting(
-        "idle_timeout",
-        "server",
-        float,
-        60.0,
-        "Seconds a keep-alive connection may sit idle before it is closed.",
-    ),
-    Setting(
-        "read_connections",
-        "store",
-        int,
-        8,
-        "SQLite read connections in the pool shared by API reads.",
-    ),
-    Setting("idempotency_hours", "server", int, 24, "How long Idempotency-Key answers are kept."),
-    Setting(
-        "access_log",
-        "server",
-        str,
-        "errors",
-        "JSON access log on stderr: 'errors' (4xx/5xx and slow requests), 'all' or 'off'.",
-    ),
-    Setting(
-        "synchronous",
-        "store",
-        str,
-        "normal",
-        "SQLite synchronous mode: 'normal' survives a process crash, 'full' also power loss.",
-    ),
-    Setting("writer_batch", "store", int, 20_000, "Most records committed in one transaction."),
-)
-
-_BY_NAME = {s.name: s for s in SETTINGS}
+def _setting(
+    section: str,
+    kind: str,
+    default: Any,
+    help: str,
+    *,
+    secret: bool = False,
+    factory: Callable[[], Any] | None = None,
+) -> Any:
+    """A `Config` field that is a setting: declared once, with its section, kind and meaning."""
+    metadata = {"section": section, "kind": kind, "help": help, "secret": secret}
+    if factory is not None:
+        return field(default_factory=factory, metadata={**metadata, "shown": default})
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
 class Config:
     """The receiver's resolved settings. `detect` is the raw `[detect]` table."""
 
-    host: str = "127.0.0.1"
-    port: int = 8787
-    db: str = field(default_factory=default_db_path)
-    token: str | None = None
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_batch_records: int = 10_000
-    max_future_minutes: int = 5
-    max_statuses: int = 256
-    max_connections: int = 512
-    http_threads: int = 32
-    max_header_bytes: int = 16_384
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    idle_timeout: float = 60.0
-    read_connections: int = 8
-    idempotency_hours: int = 24
-    access_log: str = "errors"
-    synchronous: str = "normal"
-    writer_batch: int = 20_000
+    host: str = _setting(
+        "server", "str", "127.0.0.1", "Address to bind; non-loopback needs a token."
+    )
+    port: int = _setting("server", "int", 8787, "TCP port to listen on (0 picks a free one).")
+    db: str = _setting(
+        "server",
+        "str",
+        None,
+        "SQLite file; default $XDG_DATA_HOME/txmon/txmon.db.",
+        factory=default_db_path,
+    )
+    token: str | None = _setting(
+        "server",
+        "secret",
+        None,
+        "API token; when set, every request needs 'Authorization: Bearer <token>'.",
+        secret=True,
+    )
+    max_body_bytes: int = _setting("server", "int", 8388608, "Largest request body accepted.")
+    max_batch_records: int = _setting("server", "int", 10000, "Most records in one POST.")
+    max_future_minutes: int = _setting(
+        "server",
+        "int",
+        5,
+        "Refuse records stamped more than this many minutes ahead of the receiver's clock.",
+    )
+    max_statuses: int = _setting(
+        "server",
+        "int",
+        256,
+        "Most distinct statuses stored; a record that would add one more is refused (422).",
+    )
+    max_connections: int = _setting(
+        "server",
+        "int",
+        512,
+        "Most client connections open at once; past it the longest-idle one is closed, "
+        "or the new one gets a 503.",
+    )
+    http_threads: int = _setting("server", "int", 32, "Worker threads serving requests.")
+    max_header_bytes: int = _setting(
+        "server", "int", 16384, "Largest request line plus header fields (431 past it)."
+    )
+    header_timeout: float = _setting(
+        "server", "float", 10.0, "Seconds a request head may take to arrive (408 past it)."
+    )
+    body_timeout: float = _setting(
+        "server",
+        "float",
+        30.0,
+        "Seconds a request body may take to arrive, and an answer to be taken (408 past it).",
+    )
+    idle_timeout: float = _setting(
+        "server", "float", 60.0, "Seconds a keep-alive connection may sit idle before it is closed."
+    )
+    read_connections: int = _setting(
+        "store", "int", 8, "SQLite read connections in the pool shared by API reads."
+    )
+    idempotency_hours: int = _setting(
+        "server", "int", 24, "How long Idempotency-Key answers are kept."
+    )
+    access_log: str = _setting(
+        "server",
+        "str",
+        "errors",
+        "JSON access log on stderr: 'errors' (4xx/5xx and slow requests), 'all' or 'off'.",
+    )
+    synchronous: str = _setting(
+        "store",
+        "str",
+        "normal",
+        "SQLite synchronous mode: 'normal' survives a process crash, 'full' also power loss.",
+    )
+    writer_batch: int = _setting(
+        "store", "int", 20000, "Most records committed in one transaction."
+    )
     detect: Mapping[str, Any] = field(default_factory=dict)
     notify: NotifyConfig = field(default_factory=lambda: NotifyConfig.load({}, {}))
     source: str | None = None
@@ -167,37 +149,35 @@ class Config:
         return f"Config({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(
+        f.name,
+        f.metadata["section"],
+        f.metadata["kind"],
+        f.metadata.get("shown", f.default),
+        f.metadata["help"],
+        f.metadata["secret"],
+    )
+    for f in fields(Config)
+    if "section" in f.metadata
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     if value is None:
         return None
-    kind = setting.kind
     try:
-        if kind is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if kind is int or kind is float:
-            if isinstance(value, bool):
-                raise ValueError
-            number = kind(value)
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError
-            return number
-        if not isinstance(value, str) and origin == "file":
-            raise ValueError
-        return str(value)
-    except ValueError:
-        raise ConfigError(
-            f"{setting.section}.{setting.name} from {origin} must be a {kind.__name__}, "
-            f"got {value!r}"
-            if not setting.secret
-            else f"{setting.name} has a bad value"
-        ) from None
+        return coerce(
+            value,
+            setting.kind,
+            key=f"{setting.section}.{setting.name}",
+            origin=origin,
+            from_text=origin != "file",
+            secret=setting.secret,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def read_toml(path: str) -> dict[str, Any]:
