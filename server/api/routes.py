@@ -13,6 +13,7 @@ from server.api import openapi
 from server.api.bodies import Rejected, decode_json_object, parse_body
 from server.api.exchange import RequestHandler
 from server.api.routing import ApiError, JsonBytes, Router
+from server.detect.lifecycle import ACKNOWLEDGED, FIRING, RESOLVED
 from server.records import STATUS_RE
 
 log = logging.getLogger("txmon.http")
@@ -21,11 +22,11 @@ MAX_KEY_LENGTH = 255
 MAX_NAME_LENGTH = 64
 MAX_TEXT_LENGTH = 1000
 ALERT_STATES = {
-    "firing": ("firing",),
-    "acknowledged": ("acknowledged",),
-    "resolved": ("resolved",),
-    "open": ("firing", "acknowledged"),
-    "all": ("firing", "acknowledged", "resolved"),
+    FIRING: (FIRING,),
+    ACKNOWLEDGED: (ACKNOWLEDGED,),
+    RESOLVED: (RESOLVED,),
+    "open": (FIRING, ACKNOWLEDGED),
+    "all": (FIRING, ACKNOWLEDGED, RESOLVED),
 }
 
 INTEGER_RE = re.compile(r"[+-]?[0-9]+")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from server import store
 from server.core.answers import alert_json, silence_json
 from server.detect.engine import Engine
-from server.detect.lifecycle import AlertEvent, Silence
+from server.detect.lifecycle import ACKNOWLEDGED, RESOLVED, AlertEvent, Silence
 from server.errors import (
     AlertConflict,
     AlertNotFound,
@@ -61,7 +61,7 @@ class Actions:
 
         def change(engine: Engine, now: int) -> list[AlertEvent]:
             current = engine.alert(alert_id)
-            if current.state == "acknowledged":
+            if current.state == ACKNOWLEDGED:
                 raise AlertConflict(
                     f"alert {alert_id} is already acknowledged by {current.acknowledged_by}"
                 )
@@ -81,7 +81,7 @@ class Actions:
         found = self._read(store.get_alert, alert_id)
         if found is None:
             raise AlertNotFound(f"no alert with id {alert_id}")
-        if found.state == "resolved":
+        if found.state == RESOLVED:
             raise AlertConflict(f"alert {alert_id} is resolved; nothing to acknowledge")
 
     def add_silence(self, status: str | None, minutes: int, by: str, reason: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from server import store
+from server.detect.lifecycle import ACKNOWLEDGED, FIRING
 
 LabelValues = tuple[str, ...]
 
@@ -225,7 +226,7 @@ def register_gauges(
         return [] if newest is None else [((), float(newest))]
 
     def alerts() -> list[tuple[tuple[str, ...], float]]:
-        counts = {"firing": 0, "acknowledged": 0}
+        counts = {FIRING: 0, ACKNOWLEDGED: 0}
         counts.update(read(store.open_alert_counts))
         return [((state,), float(n)) for state, n in sorted(counts.items())]
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from server import store
 from server.core.answers import alert_json, iso_or_none, record_json, silence_json
 from server.detect.engine import Engine
+from server.detect.lifecycle import ACKNOWLEDGED, FIRING
 from server.records import iso
 
 if TYPE_CHECKING:
@@ -118,14 +119,14 @@ class Queries:
             "statuses": statuses,
             "records_stored": records_stored,
             "ingest_rate": round(self.rate.rate(), 3),
-            "alerts": {"firing": 0, "acknowledged": 0, **open_alerts},
+            "alerts": {FIRING: 0, ACKNOWLEDGED: 0, **open_alerts},
             "hourly_profile": profiles,
         }
 
     def alerts(self, states: tuple[str, ...], limit: int) -> dict[str, Any]:
         rows = self._read(store.list_alerts, states, limit)
-        if "firing" in states and "acknowledged" in states:
-            rows.sort(key=lambda a: (a.state != "firing", -a.id))  # firing first
+        if FIRING in states and ACKNOWLEDGED in states:
+            rows.sort(key=lambda a: (a.state != FIRING, -a.id))  # firing first
         return {"alerts": [alert_json(a) for a in rows]}
 
     def alert(self, alert_id: int) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ from server.core.answers import IngestResult, alerts_touched, ingest_answer
 from server.core.metrics import Metrics, RateMeter, register_gauges
 from server.core.reads import Queries
 from server.detect.engine import Engine, Judged
-from server.detect.lifecycle import Alert, AlertEvent
+from server.detect.lifecycle import ACKNOWLEDGED, FIRING, Alert, AlertEvent
 from server.detect.stats import DetectConfig
 from server.errors import (
     IdempotencyConflict,
@@ -117,7 +117,7 @@ class Receiver(Queries, Actions):
         engine = Engine(self.detect_config, next_alert_id=store.max_alert_id(conn) + 1)
         # Open alerts first: their incident minutes then stay out of the rebuilt baselines.
         engine.restore(
-            store.list_alerts(conn, ("firing", "acknowledged"), 100_000),
+            store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
             store.list_silences(conn, int(time.time())),
             store.max_alert_id(conn) + 1,
         )

@@ -13,17 +13,20 @@ from dataclasses import dataclass, field, replace
 from server.detect.stats import SEVERITIES, DetectConfig
 from server.errors import AlertConflict, AlertNotFound, SilenceNotFound
 
-KINDS = ("spike", "drop", "shift", "no_data")
-STATES = ("firing", "acknowledged", "resolved")
-EVENT_TYPES = (
+# The domain's words, spelled once: alert kinds, states, and lifecycle event types (an event
+# named after the state it leads to uses the same word).
+SPIKE, DROP, SHIFT, NO_DATA = KINDS = ("spike", "drop", "shift", "no_data")
+FIRING, ACKNOWLEDGED, RESOLVED = STATES = ("firing", "acknowledged", "resolved")
+OPEN_STATES = (FIRING, ACKNOWLEDGED)
+OPENED, ESCALATED, UNACKNOWLEDGED, REFIRED, UPDATED = (
     "opened",
     "escalated",
-    "acknowledged",
     "unacknowledged",
-    "resolved",
     "refired",
     "updated",
 )
+EVENT_TYPES = (OPENED, ESCALATED, ACKNOWLEDGED, UNACKNOWLEDGED, RESOLVED, REFIRED, UPDATED)
+REMINDER = "reminder"  # not a lifecycle event: the outbox's repeat of a firing alert
 
 
 @dataclass(slots=True)

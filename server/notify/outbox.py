@@ -21,6 +21,7 @@ from typing import Any
 
 from server import store
 from server.config import NotifyConfig
+from server.detect.lifecycle import OPENED
 from server.notify.base import Channel, Message, Outcome
 from server.notify.policy import event_from_payload
 from server.notify.render import render, render_group
@@ -121,8 +122,8 @@ class Notifier:
         now = self._clock()
         with self._read() as conn:
             rows = store.due_notifications(conn, channel.name, now)
-            opened = [r for r in rows if r.kind == "opened"]
-            others = [r for r in rows if r.kind != "opened"]
+            opened = [r for r in rows if r.kind == OPENED]
+            others = [r for r in rows if r.kind != OPENED]
             if opened:
                 # The first due opening closes the group: every alert opened since rides along.
                 seen = {r.id for r in opened}

@@ -12,10 +12,19 @@ from collections.abc import Sequence
 
 from server import store
 from server.config import NotifyConfig
-from server.detect.lifecycle import Alert, AlertEvent
+from server.detect.lifecycle import (
+    ACKNOWLEDGED,
+    ESCALATED,
+    OPENED,
+    REFIRED,
+    REMINDER,
+    RESOLVED,
+    Alert,
+    AlertEvent,
+)
 from server.records import iso
 
-SEND_ON = ("opened", "escalated", "refired", "resolved", "reminder")
+SEND_ON = (OPENED, ESCALATED, REFIRED, RESOLVED, REMINDER)
 
 
 def wants_notification(
@@ -28,9 +37,9 @@ def wants_notification(
     """
     if event_type not in SEND_ON or alert.silenced:
         return False
-    if event_type == "resolved":
+    if event_type == RESOLVED:
         return already_notified
-    if event_type == "escalated" and already_notified:
+    if event_type == ESCALATED and already_notified:
         return False  # one message per incident: a rise in severity is no news once paged
     return alert.severity in policy.notify_severities
 
@@ -60,12 +69,12 @@ def queue_for_events(
     """Outbox rows, one per channel, for each stored event worth a message."""
     for event, event_id in zip(events, event_ids, strict=True):
         alert = event.alert
-        if event.type == "acknowledged":
+        if event.type == ACKNOWLEDGED:
             store.cancel_reminders(conn, alert.id)
         before = store.notified_at(conn, alert.id) is not None
         if not wants_notification(event.type, alert, before, policy):
             continue
-        due = now + (policy.group_wait if event.type == "opened" else 0)
+        due = now + (policy.group_wait if event.type == OPENED else 0)
         store.enqueue(
             conn,
             alert_id=alert.id,
@@ -89,9 +98,9 @@ def queue_reminders(
             conn,
             alert_id=alert.id,
             event_id=None,
-            kind="reminder",
+            kind=REMINDER,
             channels=list(channels),
-            payload=event_payload("reminder", alert, detail, now),
+            payload=event_payload(REMINDER, alert, detail, now),
             now=now,
             due=now,
         )

@@ -11,27 +11,40 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from server.detect.lifecycle import AlertEvent
+from server.detect.lifecycle import (
+    ACKNOWLEDGED,
+    ESCALATED,
+    FIRING,
+    NO_DATA,
+    OPENED,
+    REFIRED,
+    REMINDER,
+    RESOLVED,
+    UNACKNOWLEDGED,
+    UPDATED,
+    AlertEvent,
+)
+from server.detect.stats import SEVERITIES
 from server.notify.base import Message
 
 PAYLOAD_VERSION = 1
-_SEVERITY_ORDER = {"normal": 0, "low": 1, "medium": 2, "high": 3}
+_SEVERITY_ORDER = {name: rank for rank, name in enumerate(SEVERITIES)}
 _SEVERITY_COLOUR = {"high": "#c0392b", "medium": "#d68910", "low": "#2e86c1"}
 _KIND_WORDS = {
     "spike": "count well above its baseline",
     "drop": "count well below its baseline",
     "shift": "sustained change in rate",
-    "no_data": "no data received",
+    NO_DATA: "no data received",
 }
 _LEAD = {
-    "opened": "New alert #{id}: {what}.",
-    "escalated": "Alert #{id} escalated to {severity}: {what}.",
-    "refired": "Alert #{id} is firing again: it was acknowledged but is still open.",
-    "reminder": "Reminder: alert #{id} has been firing for {age} and is not acknowledged.",
-    "resolved": "Alert #{id} ({name}) resolved after {duration}.",
-    "acknowledged": "Alert #{id} ({name}) acknowledged.",
-    "unacknowledged": "Alert #{id} is no longer acknowledged and fires again.",
-    "updated": "Alert #{id} updated.",
+    OPENED: "New alert #{id}: {what}.",
+    ESCALATED: "Alert #{id} escalated to {severity}: {what}.",
+    REFIRED: "Alert #{id} is firing again: it was acknowledged but is still open.",
+    REMINDER: "Reminder: alert #{id} has been firing for {age} and is not acknowledged.",
+    RESOLVED: "Alert #{id} ({name}) resolved after {duration}.",
+    ACKNOWLEDGED: "Alert #{id} ({name}) acknowledged.",
+    UNACKNOWLEDGED: "Alert #{id} is no longer acknowledged and fires again.",
+    UPDATED: "Alert #{id} updated.",
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MAX_SUBJECT = 200
@@ -79,7 +92,7 @@ def _headline(event: AlertEvent) -> str:
     """`denied spike: 54/min vs 6.2 expected` or `denied: no data for 5 min, ...`."""
     alert = event.alert
     label = status_label(alert.status)
-    if alert.kind == "no_data":
+    if alert.kind == NO_DATA:
         detail = event.detail.split(": ", 1)[-1] if "no data" in event.detail else ""
         return f"{label}: {detail}" if detail.startswith("no data") else f"{label}: no data"
     return (
@@ -90,7 +103,7 @@ def _headline(event: AlertEvent) -> str:
 def _name(event: AlertEvent) -> str:
     """`denied spike` / `all traffic no data`."""
     alert = event.alert
-    kind = "no data" if alert.kind == "no_data" else alert.kind
+    kind = "no data" if alert.kind == NO_DATA else alert.kind
     return f"{status_label(alert.status)} {kind}"
 
 
@@ -98,23 +111,23 @@ def _subject(event: AlertEvent) -> str:
     alert = event.alert
     tag = alert.severity.upper()
     kind = event.type
-    if kind == "resolved":
+    if kind == RESOLVED:
         end = alert.resolved_at if alert.resolved_at is not None else event.at
         body = f"{_name(event)} resolved after {duration(end - alert.first_seen)}"
         tag = "RESOLVED"
-    elif kind == "acknowledged":
+    elif kind == ACKNOWLEDGED:
         who = alert.acknowledged_by
         body = f"{_name(event)} acknowledged" + (f" by {who}" if who else "")
         tag = "ACK"
-    elif kind == "escalated":
+    elif kind == ESCALATED:
         body = f"escalated: {_headline(event)}"
-    elif kind == "refired":
+    elif kind == REFIRED:
         body = f"firing again: {_headline(event)}"
-    elif kind == "reminder":
+    elif kind == REMINDER:
         body = f"still firing after {duration(event.at - alert.first_seen)}: {_headline(event)}"
-    elif kind == "unacknowledged":
+    elif kind == UNACKNOWLEDGED:
         body = f"unacknowledged: {_headline(event)}"
-    elif kind == "updated":
+    elif kind == UPDATED:
         body = f"{_headline(event)} ({event.detail})" if event.detail else _headline(event)
     else:
         body = _headline(event)
@@ -130,7 +143,7 @@ def _rows(event: AlertEvent) -> list[tuple[str, str]]:
         ("Severity", alert.severity),
         ("State", alert.state + (" (silenced)" if alert.silenced else "")),
     ]
-    if alert.kind != "no_data":
+    if alert.kind != NO_DATA:
         rows.append(
             (
                 "Peak",
@@ -156,7 +169,7 @@ def _lead(event: AlertEvent) -> str:
     end = alert.resolved_at if alert.resolved_at is not None else event.at
     what = (
         f"{status_label(alert.status)}: no data"
-        if alert.kind == "no_data"
+        if alert.kind == NO_DATA
         else f"{status_label(alert.status)} {alert.kind}, {alert.peak_count}/min against "
         f"{expected_text(alert.expected)} expected"
     )
@@ -218,9 +231,9 @@ def _html_section(lead: str, rows: list[tuple[str, str]]) -> str:
 
 
 def _colour(event_type: str, severity: str) -> str:
-    if event_type == "resolved":
+    if event_type == RESOLVED:
         return "#27ae60"
-    if event_type == "acknowledged":
+    if event_type == ACKNOWLEDGED:
         return "#7f8c8d"
     return _SEVERITY_COLOUR.get(severity, "#7f8c8d")
 
@@ -246,10 +259,10 @@ def render(event: AlertEvent, *, dashboard_hint: str | None = None) -> Message:
     subject = _subject(event)
     lead = _lead(event)
     rows = _rows(event)
-    if event.type == "resolved":  # short: what it was and how long it lasted
+    if event.type == RESOLVED:  # short: what it was and how long it lasted
         keep = {"Alert", "Status", "Kind", "Peak", "First seen", "Resolved", "Event"}
         rows = [r for r in rows if r[0] in keep]
-    footer = _footer(event.alert_id if event.alert.state == "firing" else None, dashboard_hint)
+    footer = _footer(event.alert_id if event.alert.state == FIRING else None, dashboard_hint)
     text = _plain(lead, rows, footer)
     colour = _colour(event.type, event.alert.severity)
     body = _html_doc(subject, colour, [_html_section(lead, rows)], footer)
@@ -274,8 +287,8 @@ def render_group(events: list[AlertEvent], *, dashboard_hint: str | None = None)
     top = ordered[0].alert.severity
     names = [_name(e) for e in ordered]
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    opened = all(e.type == "opened" for e in ordered)
-    verb = "opened" if opened else "changed"
+    opened = all(e.type == OPENED for e in ordered)
+    verb = OPENED if opened else "changed"
     subject = _one_line(f"[txmon {top.upper()}] {len(ordered)} alerts {verb}: {shown}")
     lead = f"{len(ordered)} alerts {verb} together."
     text_parts = [lead]
@@ -287,7 +300,7 @@ def render_group(events: list[AlertEvent], *, dashboard_hint: str | None = None)
         text_parts.append(f"{event.alert.severity.upper()} #{event.alert_id} {_headline(event)}")
         text_parts += [f"  {k}: {v}" for k, v in rows]
         sections.append(_html_section(item_lead, rows))
-    ids = [e.alert_id for e in ordered if e.alert.state == "firing"]
+    ids = [e.alert_id for e in ordered if e.alert.state == FIRING]
     footer = []
     if ids:
         footer.append(
@@ -299,7 +312,7 @@ def render_group(events: list[AlertEvent], *, dashboard_hint: str | None = None)
     if footer:
         text_parts += ["", *footer]
     text = "\n".join(text_parts)
-    body = _html_doc(subject, _colour("opened", top), sections, footer)
+    body = _html_doc(subject, _colour(OPENED, top), sections, footer)
     payload = {
         "source": "txmon",
         "version": PAYLOAD_VERSION,
