@@ -183,12 +183,10 @@ def _lead(event: AlertEvent) -> str:
     )
 
 
-def _footer(alert_id: int | None, dashboard_hint: str | None) -> list[str]:
+def _footer(alert_id: int | None) -> list[str]:
     lines = []
     if alert_id is not None:
         lines.append(f"Acknowledge: txmon dashboard, or POST /api/v1/alerts/{alert_id}/ack")
-    if dashboard_hint:
-        lines.append(f"Dashboard: {dashboard_hint}")
     return lines
 
 
@@ -254,7 +252,7 @@ def _event_payload(event: AlertEvent) -> dict[str, Any]:
     }
 
 
-def render(event: AlertEvent, *, dashboard_hint: str | None = None) -> Message:
+def render(event: AlertEvent) -> Message:
     """One event (opened, escalated, refired, reminder, resolved, acknowledged...) as a Message."""
     subject = _subject(event)
     lead = _lead(event)
@@ -262,7 +260,7 @@ def render(event: AlertEvent, *, dashboard_hint: str | None = None) -> Message:
     if event.type == RESOLVED:  # short: what it was and how long it lasted
         keep = {"Alert", "Status", "Kind", "Peak", "First seen", "Resolved", "Event"}
         rows = [r for r in rows if r[0] in keep]
-    footer = _footer(event.alert_id if event.alert.state == FIRING else None, dashboard_hint)
+    footer = _footer(event.alert_id if event.alert.state == FIRING else None)
     text = _plain(lead, rows, footer)
     colour = _colour(event.type, event.alert.severity)
     body = _html_doc(subject, colour, [_html_section(lead, rows)], footer)
@@ -277,12 +275,12 @@ def render(event: AlertEvent, *, dashboard_hint: str | None = None) -> Message:
     return Message(subject=subject, text=text, html=body, payload=payload)
 
 
-def render_group(events: list[AlertEvent], *, dashboard_hint: str | None = None) -> Message:
+def render_group(events: list[AlertEvent]) -> Message:
     """Several alerts (usually opening together) as one message; one event renders as `render`."""
     if not events:
         raise ValueError("render_group needs at least one event")
     if len(events) == 1:
-        return render(events[0], dashboard_hint=dashboard_hint)
+        return render(events[0])
     ordered = sorted(events, key=lambda e: (-_SEVERITY_ORDER.get(e.alert.severity, 0), e.alert_id))
     top = ordered[0].alert.severity
     names = [_name(e) for e in ordered]
@@ -307,8 +305,6 @@ def render_group(events: list[AlertEvent], *, dashboard_hint: str | None = None)
             "Acknowledge: txmon dashboard, or POST /api/v1/alerts/<id>/ack for "
             + ", ".join(f"#{i}" for i in ids)
         )
-    if dashboard_hint:
-        footer.append(f"Dashboard: {dashboard_hint}")
     if footer:
         text_parts += ["", *footer]
     text = "\n".join(text_parts)
@@ -327,12 +323,12 @@ def render_group(events: list[AlertEvent], *, dashboard_hint: str | None = None)
     return Message(subject=subject, text=text, html=body, payload=payload)
 
 
-def render_test(now: int, *, dashboard_hint: str | None = None) -> Message:
+def render_test(now: int) -> Message:
     """A clearly marked test notification (no alert behind it)."""
     subject = "[txmon TEST] Test notification: this channel works"
     lead = "TEST: this is a test message from txmon. No alert is firing because of it."
     rows = [("Sent", iso(now)), ("Why", "someone asked txmon to test its notification channels")]
-    footer = [f"Dashboard: {dashboard_hint}"] if dashboard_hint else []
+    footer: list[str] = []
     text = _plain(lead, rows, footer)
     body = _html_doc(subject, "#7f8c8d", [_html_section(lead, rows)], footer)
     payload = {
