@@ -53,3 +53,111 @@ def test_server_starts_in_a_bare_interpreter_without_site_packages(tmp_path: Pat
         [sys.executable, "-S", "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert check.stdout.strip() == "ok", check.stderr
+
+
+# --- layering: api -> core -> {notify -> store -> detect} -> config -> records/errors ---------
+
+# What each part of server/ may import (besides itself and the package root's __version__).
+BELOW = ("records", "errors")
+ALLOWED: dict[str, set[str]] = {
+    "records": set(),
+    "errors": set(),
+    "config": {*BELOW},
+    "detect": {*BELOW, "config"},
+    "store": {*BELOW, "config", "detect"},
+    "notify": {*BELOW, "config", "detect", "store"},
+    "core": {*BELOW, "config", "detect", "store", "notify"},
+    "api": {*BELOW, "config", "detect", "store", "notify", "core"},
+    "tools": {*BELOW, "config", "detect", "store", "notify", "core"},
+    "cli": {*BELOW, "config", "detect", "store", "notify", "core", "api", "tools"},
+    "__main__": {"cli"},
+}
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def server_imports(path: Path, root: Path) -> set[str]:
+    """Modules of the package under `root` that `path` imports, at any depth of the code
+    (function-local imports hide circles too), except under `if TYPE_CHECKING:`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = root.name
+    here = module_name(path, root)
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == package)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            if node.level:
+                base = ".".join([*here.split(".")[: -node.level], node.module])
+            if base.split(".")[0] == package:
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    modules = {module_name(p, root) for p in root.rglob("*.py")}
+    return {m for m in found if m in modules and m != here}
+
+
+def part(module: str) -> str:
+    """`server.api.routes` -> `api`; `server.records` -> `records`; `server` -> ``."""
+    pieces = module.split(".")
+    return pieces[1] if len(pieces) > 1 else ""
+
+
+def layering_problems(root: Path) -> list[str]:
+    """Upward imports and import circles among the modules under `root`."""
+    graph = {module_name(p, root): server_imports(p, root) for p in root.rglob("*.py")}
+    problems = []
+    for module, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            mine, theirs = part(module), part(target)
+            if theirs in ("", mine):
+                continue
+            if theirs not in ALLOWED.get(mine, set()):
+                problems.append(f"{module} imports {target}: {mine} may not use {theirs}")
+    state: dict[str, int] = {}
+
+    def walk(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                cycle = [*trail[trail.index(target) :], target] if target in trail else [target]
+                problems.append("import circle: " + " -> ".join(cycle))
+            elif target not in state:
+                walk(target, [*trail, target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    return problems
+
+
+def test_server_imports_run_one_way_without_circles() -> None:
+    assert layering_problems(REPO / "server") == []
+
+
+def test_the_layering_check_catches_an_upward_import_and_a_circle(tmp_path: Path) -> None:
+    root = tmp_path / "server"
+    for folder in ("store", "core", "detect"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "store" / "rows.py").write_text("from server.core.receiver import Receiver\n")
+    (root / "core" / "receiver.py").write_text("Receiver = 1\n")
+    (root / "detect" / "a.py").write_text("def f():\n    from server.detect import b\n")
+    (root / "detect" / "b.py").write_text("from server.detect import a\n")
+    problems = layering_problems(root)
+    assert "server.store.rows imports server.core.receiver: store may not use core" in problems
+    assert any(p.startswith("import circle: server.detect.a -> server.detect.b") for p in problems)
