@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings: list[str] = []
     if len(CODE_SEEN) > 1:
         warnings.append(
-            "server/*.py changed during the run, so the phases measured different code: "
+            "server/**/*.py changed during the run, so the phases measured different code: "
             + "; ".join(f"{digest}: {', '.join(names)}" for digest, names in CODE_SEEN.items())
         )
     results["server_code"] = CODE_SEEN

@@ -36,7 +36,7 @@ class BenchError(RuntimeError):
     """The benchmark cannot go on (a tool is missing, a server did not start or misbehaved)."""
 
 
-# server/*.py fingerprint -> the txmon servers started with that code (it should be one).
+# server/**/*.py fingerprint -> the txmon servers started with that code (it should be one).
 CODE_SEEN: dict[str, list[str]] = {}
 
 
@@ -234,8 +234,10 @@ def stored_records(port: int) -> int:
 
 
 def sources_digest() -> str:
-    """A fingerprint of server/*.py (the tree may be uncommitted): which code was measured."""
+    """A fingerprint of server/**/*.py (the tree may be uncommitted): which code was measured.
+    Every package counts, each file by its path under server/, so a moved module changes it."""
     digest = hashlib.sha256()
-    for path in sorted((REPO / "server").glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    root = REPO / "server"
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
