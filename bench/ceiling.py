@@ -22,14 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import run as bench
+import load
+import servers
 
 SERVE_FLAG = "--serve-without-detection"
 
 
 def serve_without_detection(argv: list[str]) -> int:
     """Child mode: `txmon-server serve ARGV` with every record judged 'normal' for free."""
-    sys.path.insert(0, str(bench.REPO))
+    sys.path.insert(0, str(servers.REPO))
     from server import cli
     from server.detect import engine
 
@@ -38,21 +39,23 @@ def serve_without_detection(argv: list[str]) -> int:
     return cli.main(["serve", *argv])
 
 
-def free_detection_server(db: Path, workdir: Path) -> bench.Server:
-    port = bench.free_port()
+def free_detection_server(db: Path, workdir: Path) -> servers.Server:
+    """The real receiver on `db`, started through this script's child mode."""
+    port = servers.free_port()
     argv = [sys.executable, __file__, SERVE_FLAG, "--db", str(db), "--port", str(port)]
-    argv += ["--host", bench.HOST, "--access-log", "off"]
-    return bench.Server("txmon-free-detection", argv, port, "/healthz", workdir)
+    argv += ["--host", servers.HOST, "--access-log", "off"]
+    return servers.Server("txmon-free-detection", argv, port, "/healthz", workdir)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure both servers in turn for `--rounds` rounds; write and print the medians."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == [SERVE_FLAG]:
         return serve_without_detection(args[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--output", type=Path, default=bench.RESULTS / "ceiling.json")
+    parser.add_argument("--output", type=Path, default=servers.RESULTS / "ceiling.json")
     opts = parser.parse_args(args)
     cpus = os.cpu_count() or 1
     problems: list[str] = []
@@ -60,13 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="txmon-ceiling-") as tmp:
         work = Path(tmp)
         for n in range(1, opts.rounds + 1):
-            real = bench.measure_batch(
-                bench.txmon_server(work / f"real{n}.db", work),
+            real = load.measure_batch(
+                servers.txmon_server(work / f"real{n}.db", work),
                 problems,
                 warmup=2.0,
                 seconds=opts.seconds,
             )
-            free = bench.measure_batch(
+            free = load.measure_batch(
                 free_detection_server(work / f"free{n}.db", work),
                 problems,
                 warmup=2.0,
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "free_detection_records_per_s": free_rate,
         "free_over_txmon": round(free_rate / max(real_rate, 1), 2),
         "txmon_cpu_us_per_record": real_cpu,
-        "all_cpus_ceiling_records_per_s": bench.all_cpus_ceiling(real_cpu),
+        "all_cpus_ceiling_records_per_s": load.all_cpus_ceiling(real_cpu),
         "cpus": cpus,
     }
     print(

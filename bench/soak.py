@@ -30,20 +30,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-RESULTS = BENCH / "results"
-HOST = "127.0.0.1"
+from servers import HOST, REPO, RESULTS, free_port
+
 FILE_LIMIT = 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def probe(pid: int) -> dict[str, Any]:
@@ -146,10 +139,21 @@ def phase_churn(rx: Receiver, n: int) -> dict[str, Any]:
     return {"requests": n, "codes": codes, "before": before, "after": after, "healthz": health}
 
 
-def phase_idle_flood(rx: Receiver, n: int) -> dict[str, Any]:
-    before = probe(rx.proc.pid)
+@contextlib.contextmanager
+def holding() -> Iterator[list[socket.socket]]:
+    """A list to put open sockets in; every one is closed when the block ends."""
     held: list[socket.socket] = []
     try:
+        yield held
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def phase_idle_flood(rx: Receiver, n: int) -> dict[str, Any]:
+    """Hold `n` idle connections open and time a new client's /healthz meanwhile."""
+    doc: dict[str, Any] = {"idle_connections": n, "before": probe(rx.proc.pid)}
+    with holding() as held:
         for _ in range(n):
             sock = socket.socket()
             sock.setblocking(False)
@@ -157,28 +161,19 @@ def phase_idle_flood(rx: Receiver, n: int) -> dict[str, Any]:
                 sock.connect((HOST, rx.port))
             held.append(sock)
         time.sleep(2)
-        during = probe(rx.proc.pid)
+        doc["during"] = probe(rx.proc.pid)
         started = time.monotonic()
-        code = request(rx.port, "GET", "/healthz", timeout=10)
-        answered = time.monotonic() - started
-    finally:
-        for sock in held:
-            sock.close()
+        doc["new_client_healthz"] = request(rx.port, "GET", "/healthz", timeout=10)
+        doc["new_client_seconds"] = round(time.monotonic() - started, 3)
     time.sleep(1)
-    return {
-        "idle_connections": n,
-        "before": before,
-        "during": during,
-        "new_client_healthz": code,
-        "new_client_seconds": round(answered, 3),
-        "after": probe(rx.proc.pid),
-    }
+    doc["after"] = probe(rx.proc.pid)
+    return doc
 
 
 def phase_stalled(rx: Receiver, n: int, header_timeout: float) -> dict[str, Any]:
-    before = probe(rx.proc.pid)
-    held = []
-    try:
+    """Send `n` heads that stop halfway; count those the header timeout closes."""
+    doc: dict[str, Any] = {"stalled": n, "before": probe(rx.proc.pid)}
+    with holding() as held:
         for i in range(n):
             sock = socket.create_connection((HOST, rx.port), timeout=5)
             # A head that keeps coming just under the size limit, then stops.
@@ -186,7 +181,7 @@ def phase_stalled(rx: Receiver, n: int, header_timeout: float) -> dict[str, Any]
             sock.sendall(b"X-Pad-%d: %s\r\n" % (i, b"a" * 15_000))
             held.append(sock)
         time.sleep(1)
-        during = probe(rx.proc.pid)
+        doc["during"] = probe(rx.proc.pid)
         time.sleep(header_timeout + 1.5)
         closed = 0
         for sock in held:
@@ -194,17 +189,10 @@ def phase_stalled(rx: Receiver, n: int, header_timeout: float) -> dict[str, Any]
             with contextlib.suppress(OSError):
                 data = sock.recv(65536)
                 closed += data.startswith(b"HTTP/1.1 4") or data == b""
-    finally:
-        for sock in held:
-            sock.close()
+        doc["closed_by_timeout"] = closed
     time.sleep(0.5)
-    return {
-        "stalled": n,
-        "before": before,
-        "during": during,
-        "closed_by_timeout": closed,
-        "after": probe(rx.proc.pid),
-    }
+    doc["after"] = probe(rx.proc.pid)
+    return doc
 
 
 def phase_statuses(rx: Receiver, offered: int) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from types import FrameType
 
 import httpx
 
+from server.tools.options import Option, add_options, add_traffic_options
+
 EPILOG = """\
 examples:
   txmon demo                                  # temporary DB, 2 days of history, live traffic
@@ -33,33 +35,33 @@ Set TXMON_TELEGRAM_TOKEN and TXMON_TELEGRAM_CHAT_ID (see docs/alerts.md) to get 
 incidents on your phone as well."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", metavar="PATH", help="database file to use and keep (default: a temporary one)"
-    )
-    parser.add_argument("--backfill", default="2d", help="history posted first (default 2d)")
-    parser.add_argument(
-        "--speed", default="60", help="simulated minutes per wall-clock minute (default 60)"
-    )
-    parser.add_argument(
-        "--anomaly-every", default="2m", help="wall time between injected incidents (default 2m)"
-    )
-    parser.add_argument("--seed", default="1", help="generator seed (default 1)")
-    parser.add_argument(
+DATABASE = Option(
+    "--db", "database file to use and keep (default: a temporary one)", metavar="PATH"
+)
+SOURCE_AND_MODE: tuple[Option, ...] = (
+    Option(
         "--replay",
+        "import this CloudWalk-format file instead of generating traffic",
         metavar="FILE.csv",
-        help="import this CloudWalk-format file instead of generating traffic",
-    )
-    parser.add_argument(
-        "--date", metavar="YYYY-MM-DD", help="the day of a --replay file with 'HHh MM' times"
-    )
-    parser.add_argument(
+    ),
+    Option("--date", "the day of a --replay file with 'HHh MM' times", metavar="YYYY-MM-DD"),
+    Option(
         "--headless",
-        type=float,
-        metavar="SECONDS",
-        help="run without the dashboard for this long, then print the alerts"
+        "run without the dashboard for this long, then print the alerts"
         " and stop (for scripts and tests)",
-    )
+        float,
+        metavar="SECONDS",
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options: where to keep the database, the generator's traffic options (its
+    own declaration, checked here and passed on to it as typed), or a file to replay instead,
+    and headless mode for scripts."""
+    add_options(parser, [DATABASE])
+    add_traffic_options(parser, anomaly_every="2m", as_text=True)
+    add_options(parser, SOURCE_AND_MODE)
 
 
 def free_port() -> int:

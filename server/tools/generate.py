@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import sys
 import time
 import tomllib
@@ -21,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.records import Record, iso
+from server.tools.options import DAY, Option, add_options, add_traffic_options, parse_duration
 from server.tools.sender import Sender, SendError
 from server.tools.traffic import INJECTION_KINDS, Injection, generate_minutes
 
 BATCH = 5000
-DAY = 86_400
 
 EPILOG = """examples:
   txmon-server generate --url http://127.0.0.1:8787 --backfill 2d --speed 60
@@ -53,63 +52,39 @@ MENU: tuple[tuple[str, str | None, float, int, int, str], ...] = (
 )
 
 
-def parse_duration(text: str) -> int:
-    """'90s', '5m', '2h', '2d' or plain seconds -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 2h or 2d")
-    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": DAY}[match[2]]
-    return int(float(match[1]) * factor)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("TXMON_URL", "http://127.0.0.1:8787"),
-        help="receiver URL (default $TXMON_URL or http://127.0.0.1:8787)",
+    """The command line of `txmon-server generate`: where to send, the shared traffic options,
+    then how long to stream and how hard."""
+    target = (
+        Option(
+            "--url",
+            "receiver URL (default $TXMON_URL or http://127.0.0.1:8787)",
+            default=os.environ.get("TXMON_URL", "http://127.0.0.1:8787"),
+        ),
+        Option("--token", "API token (or $TXMON_TOKEN)"),
     )
-    parser.add_argument("--token", help="API token (or $TXMON_TOKEN)")
-    parser.add_argument(
-        "--speed",
-        type=float,
-        default=60.0,
-        help="simulated minutes per wall-clock minute (default 60: one minute"
-        " of traffic per second; 1 = real time)",
-    )
-    parser.add_argument(
-        "--backfill",
-        type=parse_duration,
-        default=parse_duration("2d"),
-        help="history to post first, e.g. 2d (default), 12h, 0",
-    )
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument(
-        "--anomaly-every",
-        type=parse_duration,
-        default=parse_duration("5m"),
-        help="wall time between injected incidents (default 5m; 0: none)",
-    )
-    parser.add_argument(
-        "--scenario", metavar="FILE", help="TOML file of injections instead of the random schedule"
-    )
-    parser.add_argument(
+    add_options(parser, target)
+    add_traffic_options(parser)
+    add_options(parser, RUN_OPTIONS)
+
+
+RUN_OPTIONS: tuple[Option, ...] = (
+    Option("--scenario", "TOML file of injections instead of the random schedule", metavar="FILE"),
+    Option(
         "--duration",
-        type=parse_duration,
-        default=None,
-        help="stop streaming after this wall time (default: until Ctrl-C; 0: backfill only)",
-    )
-    parser.add_argument(
+        "stop streaming after this wall time (default: until Ctrl-C; 0: backfill only)",
+        parse_duration,
+    ),
+    Option(
         "--give-up",
-        type=parse_duration,
-        default=parse_duration("5m"),
-        help="keep retrying an unreachable or failing receiver this long (default 5m)",
-    )
-    parser.add_argument(
-        "--peak",
-        type=float,
-        default=600.0,
-        help="transactions per minute at the daily peak (default 600)",
-    )
+        "keep retrying an unreachable or failing receiver this long (default %(default)s)",
+        parse_duration,
+        "5m",
+    ),
+    Option(
+        "--peak", "transactions per minute at the daily peak (default %(default)s)", float, "600"
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
