@@ -16,17 +16,12 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from server.notify.base import Message, Outcome
 from server.notify.render import render, render_test
 from server.notify.smtp import EmailChannel
+from tests.conftest import free_port
 from tests.test_messages import make_event
 
 SENDER = "txmon@example.com"
 RECIPIENTS = ["oncall@example.com", "Team Lead <lead@example.org>"]
 PASSWORD = "hunter2-TEST-password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Recorder:
