@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -91,11 +92,20 @@ def live(make_receiver: Callable[..., Live]) -> Live:
     return make_receiver()
 
 
+def _limit_open_files(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+
 class ServerProcess:
     """`txmon-server serve` in a subprocess, for restarts, signals and kill -9."""
 
     def __init__(
-        self, db: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+        self,
+        db: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        open_files: int | None = None,
     ) -> None:
         self.db = db
         self.port = port or free_port()
@@ -115,11 +125,18 @@ class ServerProcess:
             ],
             cwd=REPO,
             env=full_env,
+            preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         wait_until(self._healthy, timeout=20)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used (from /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
@@ -153,8 +170,11 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         db: Path | None = None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        open_files: int | None = None,
     ) -> ServerProcess:
-        proc = ServerProcess(db or tmp_path / "txmon.db", *args, env=env, port=port)
+        proc = ServerProcess(
+            db or tmp_path / "txmon.db", *args, env=env, port=port, open_files=open_files
+        )
         procs.append(proc)
         return proc
 

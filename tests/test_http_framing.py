@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+import httpx
 import pytest
 
 from tests.conftest import Live, wait_until
@@ -244,3 +245,22 @@ def test_many_new_connections_leave_threads_and_read_connections_bounded(live: L
     assert threading.active_count() <= threads_before
     assert live.receiver.readers.opened <= live.config.read_connections
     wait_until(lambda: live.server.open_connections <= 1)
+
+
+def test_out_of_file_descriptors_the_receiver_sheds_load_and_recovers(spawn) -> None:
+    server = spawn(open_files=64)  # far below max_connections: accept() itself fails
+    held: list[socket.socket] = []
+    try:
+        for _ in range(120):
+            held.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        cpu = server.cpu_seconds
+        started = time.monotonic()
+        answer = httpx.get(server.url + "/healthz", timeout=5)
+        assert answer.status_code in (200, 503)  # served, or refused with a clear answer
+        assert time.monotonic() - started < 2
+        time.sleep(1.5)  # a measuring window: the CPU it uses while nobody asks anything
+        assert server.cpu_seconds - cpu < 0.5  # the accept loop does not spin on EMFILE
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: httpx.get(server.url + "/healthz", timeout=5).status_code == 200)
