@@ -23,7 +23,6 @@ from server.store.alerts import (
     set_notified,
 )
 from server.store.outbox import (
-    OutboxRow,
     cancel_reminders,
     due_notifications,
     enqueue,
@@ -37,7 +36,7 @@ from server.store.outbox import (
     record_delivered,
     waiting_openings,
 )
-from server.store.readers import Readers, ReadersBusy
+from server.store.readers import Readers
 from server.store.records import (
     PendingRecords,
     StoredRecord,
@@ -57,30 +56,24 @@ from server.store.records import (
     window_totals,
 )
 from server.store.schema import (
-    MIGRATIONS,
     SCHEMA_VERSION,
     StoreError,
     connect,
-    create_private,
     migrate,
     probe,
     schema_version,
 )
 
 __all__ = [
-    "MIGRATIONS",
     "SCHEMA_VERSION",
-    "OutboxRow",
     "PendingRecords",
     "Readers",
-    "ReadersBusy",
     "StoreError",
     "StoredRecord",
     "Verdict",
     "alert_timeline",
     "cancel_reminders",
     "connect",
-    "create_private",
     "distinct_statuses",
     "due_notifications",
     "enqueue",
