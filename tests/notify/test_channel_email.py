@@ -17,7 +17,7 @@ from server.notify.base import Message, Outcome
 from server.notify.render import render, render_test
 from server.notify.smtp import EmailChannel
 from tests.conftest import free_port
-from tests.test_messages import make_event
+from tests.notify.test_messages import make_event
 
 SENDER = "txmon@example.com"
 RECIPIENTS = ["oncall@example.com", "Team Lead <lead@example.org>"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.api.test_api_alerts import history, post_minutes
 from tests.conftest import Live
-from tests.test_api_alerts import history, post_minutes
 
 
 def samples(live: Live) -> dict[tuple[str, tuple], float]:

@@ -1,7 +1,8 @@
 """A local fake of the Telegram Bot API's `sendMessage`, on a free loopback port.
 
-Fixture: in a test module, `from tests.fake_telegram import fake_telegram_fixture  # noqa: F401`,
-then take a `fake_telegram` argument. Or use `with FakeTelegram() as fake:` directly. Then::
+Fixture: in a test module,
+`from tests.notify.fake_telegram import fake_telegram_fixture  # noqa: F401`, then take a
+`fake_telegram` argument. Or use `with FakeTelegram() as fake:` directly. Then::
 
     fake.script(["429", "200"])       # answers for the next sendMessage calls, then 200 again
     fake.env("42")                    # TXMON_TELEGRAM_* variables pointing at the fake

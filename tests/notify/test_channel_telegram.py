@@ -22,14 +22,14 @@ from server.notify.telegram import (
     truncate_html,
     utf16_len,
 )
-from tests.fake_telegram import (
+from tests.notify.fake_telegram import (
     FAKE_TOKEN,
     Answer,
     FakeTelegram,
     fake_telegram_fixture,  # noqa: F401 (provides the fake_telegram fixture)
     parse_telegram_html,
 )
-from tests.test_messages import make_event
+from tests.notify.test_messages import make_event
 
 
 def msg(subject: str = "[txmon HIGH] denied spike", text: str = "body") -> Message:

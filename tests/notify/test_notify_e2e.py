@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from server.config import NotifyConfig
+from tests.api.test_api_alerts import history, post_minutes
 from tests.conftest import Live, wait_until
-from tests.fake_telegram import FakeTelegram, fake_telegram_fixture  # noqa: F401
-from tests.test_api_alerts import history, post_minutes
+from tests.notify.fake_telegram import FakeTelegram, fake_telegram_fixture  # noqa: F401
 
 
 def notify_config(fake: FakeTelegram, **extra: str) -> NotifyConfig:

@@ -19,7 +19,7 @@ from server import __version__
 from server.notify.base import Outcome
 from server.notify.render import render, render_group, render_test
 from server.notify.webhook import WebhookChannel, sign, verify
-from tests.test_messages import make_event
+from tests.notify.test_messages import make_event
 
 SECRET = "TEST-webhook-secret"
 PATH = "/services/T000/B000/TESTsecretPATH"
