@@ -20,7 +20,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
@@ -74,7 +74,19 @@ PANEL_TITLES = {
 }
 SWITCHED = ("alerts", "breakdown", "chart")  # the panels the compact layout shows one of
 STATE_CHANGING = {"ack", "ack_all", "unack", "test_fire", "silence"}
-WIDE_FOOTER_ONLY = {"test_fire", "pause"}
+NOT_IN_HELP = {
+    "cursor_left",
+    "cursor_right",
+    "scroll_left",
+    "scroll_right",
+    "page_left",
+    "page_right",
+    "app.focus_next",
+    "app.focus_previous",
+    "screen.copy_text",
+    "copy_text",
+}
+WIDE_FOOTER_ONLY = {"test_fire", "pause", "unack"}
 FIRST_RUN = """\
 The receiver has no records yet. Send one (the current minute):
 
@@ -133,7 +145,7 @@ class TxmonApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("a", "ack", "Ack", id="ack", tooltip="Acknowledge the selected alert"),
         Binding("A", "ack_all", "Ack all", id="ack_all", tooltip="Acknowledge every firing alert"),
         Binding("u", "unack", "Unack", id="unack", tooltip="Undo an acknowledgement"),
@@ -146,7 +158,6 @@ class TxmonApp(App[None]):
             "slash,f",
             "filter",
             "Filter",
-            key_display="/",
             id="filter",
             tooltip="Filter the transactions by status and severity",
         ),
@@ -164,8 +175,9 @@ class TxmonApp(App[None]):
             Binding(str(n), f"panel('{name}')", PANEL_TITLES[name], show=False, id=f"panel.{name}")
             for n, name in enumerate(PANELS, 1)
         ),
-        # Twins of t and p kept out of the footer in the compact layout (the help lists them).
+        # Twins of t, p and u kept out of the footer in the compact layout (the help lists them).
         Binding("t", "quietly('test_fire')", "Test", show=False, id="quiet.test_fire"),
+        Binding("u", "quietly('unack')", "Unack", show=False, id="quiet.unack"),
         Binding("p", "quietly('pause')", "Pause", show=False, id="quiet.pause"),
         # In read-only mode the actions above are hidden; these say why a key does nothing.
         *(
@@ -202,7 +214,9 @@ class TxmonApp(App[None]):
         self.clock = clock
         self.look = look or severity.choose_look(self.no_color, self.console.color_system)
         if self.look is severity.ANSI16:
-            self.theme = "ansi-dark"  # the terminal's own 16 colours, not approximations
+            # the terminal's own 16 colours, passed through, not approximated from RGB
+            self.theme = "ansi-dark"
+            self.ansi_color = True
         self.client = client or TxmonClient(
             settings.url, settings.token, timeout=max(5.0, settings.interval * 3)
         )
@@ -263,6 +277,7 @@ class TxmonApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.body.set_class(self.look is not severity.ANSI16, "-can-tint")
         self._layout_for(self.size.width, self.size.height)
         self._show_unknown()
         self.alerts_table.focus()
@@ -605,9 +620,16 @@ class TxmonApp(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """A short toast; only the newest two stay, so they never pile up over the data."""
+        """A short toast (at most six seconds)."""
         timeout = min(timeout or TOAST_SECONDS, MAX_TOAST_SECONDS)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def on_notify(self, event: Notify) -> None:
+        # runs before Textual adds the notification: trim right after
+        self.call_later(self._trim_toasts)
+
+    def _trim_toasts(self) -> None:
+        """Only the newest two toasts stay, so they never pile up over the data."""
         older = list(self._notifications)[:-MAX_TOASTS]
         for notification in older:
             self._unnotify(notification, refresh=False)
@@ -1035,8 +1057,8 @@ class TxmonApp(App[None]):
             binding = active.binding
             if not active.enabled or binding.system or not binding.description:
                 continue
-            if binding.action.startswith("panel("):
-                continue  # one line for 1-5 below
+            if binding.action.startswith("panel(") or binding.action in NOT_IN_HELP:
+                continue  # 1-5 and tab get one line each below; sideways scrolling none
             shown = binding.key_display or self.get_key_display(binding)
             entry = grouped.setdefault(
                 (id(active.node), binding.action), ([], binding.tooltip or binding.description)

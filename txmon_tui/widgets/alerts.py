@@ -17,6 +17,7 @@ from txmon_tui.messages import StatusSelected
 from txmon_tui.widgets.table import KeyTable
 
 WIDE_FROM = 110  # table width from which the acknowledgement note gets a column
+NARROW_BELOW = 72  # table width below which "acked by" and the muted mark go
 
 
 class AlertsTable(KeyTable):
@@ -35,6 +36,7 @@ class AlertsTable(KeyTable):
         super().__init__(**kwargs)
         self.alerts: list[Alert] = []
         self.wide = False
+        self.narrow = False
         self._shown: tuple[Any, ...] | None = None
         self._now: int | None = None
 
@@ -42,21 +44,23 @@ class AlertsTable(KeyTable):
         self._set_columns()
 
     def on_resize(self, event: events.Resize) -> None:
-        wide = event.size.width >= WIDE_FROM
-        if wide != self.wide:
-            self.wide = wide
+        wide, narrow = event.size.width >= WIDE_FROM, event.size.width < NARROW_BELOW
+        if (wide, narrow) != (self.wide, self.narrow):
+            self.wide, self.narrow = wide, narrow
             self._set_columns()
 
     def _set_columns(self) -> None:
         self.clear(columns=True)
-        for label, key in (
+        columns = [
             ("state", "state"),
             ("status", "status"),
             ("kind", "kind"),
             ("since", "since"),
             ("peak/exp", "peak"),
-            ("acked by", "by"),
-        ):
+        ]
+        if not self.narrow:
+            columns.append(("acked by", "by"))
+        for label, key in columns:
             self.add_column(label, key=key)
         if self.wide:
             self.add_column("note", key="note")
@@ -88,17 +92,12 @@ class AlertsTable(KeyTable):
             if now is not None and alert.first_seen is not None:
                 since += f" {duration(now - alert.first_seen + 60)}"
             state = severity.STATE_GLYPH.get(alert.state, alert.state)
-            if alert.silenced:
+            if alert.silenced and not self.narrow:
                 state += " (muted)"
             peak = f"{number(alert.peak_count)}/{number(alert.expected)}"
-            cells = [
-                state,
-                alert.status,
-                f"{alert.kind} {alert.severity}",
-                since,
-                peak,
-                alert.acknowledged_by or "-",
-            ]
+            cells = [state, alert.status, f"{alert.kind} {alert.severity}", since, peak]
+            if not self.narrow:
+                cells.append(alert.acknowledged_by or "-")
             if self.wide:
                 cells.append(alert.ack_note or "")
             self.add_row(*(Text(c, style=style) for c in cells), key=str(alert.id))

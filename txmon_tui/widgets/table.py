@@ -18,12 +18,12 @@ class KeyTable(DataTable):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Detail", key_display="⏎", id="table.detail"),
-        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
-        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("g,home", "scroll_top", "First row", show=False, id="table.first"),
-        Binding("G,end", "scroll_bottom", "Last row", show=False, id="table.last"),
-        Binding("ctrl+b", "page_up", "Page up", show=False, id="table.page_up"),
-        Binding("ctrl+f", "page_down", "Page down", show=False, id="table.page_down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("g,home,ctrl+home", "scroll_top", "First row", show=False, id="table.first"),
+        Binding("G,end,ctrl+end", "scroll_bottom", "Last row", show=False, id="table.last"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="table.page_down"),
     ]
 
     empty_reason = "nothing to show"

@@ -49,9 +49,9 @@ class TransactionsTable(KeyTable):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "g,home",
+            "g,home,ctrl+home",
             "jump_top",
-            "Top, show new rows",
+            "First row, and show the new rows",
             show=False,
             id="transactions.top",
         ),
