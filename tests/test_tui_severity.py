@@ -132,5 +132,13 @@ def test_sixteen_colour_terminals_get_the_ansi_theme_and_red(live: Live) -> None
         await pilot.pause()
         top = cell_style(app, table, 0)
         assert top.bgcolor is not None and top.bgcolor.name == "red"
+        # the header's firing count is the terminal's red too, and nothing in it is dimmed
+        line = app.header.render().plain
+        x = line.index("1 FIRING")
+        firing = app.screen.get_style_at(x, 0)
+        assert firing.bgcolor is not None and firing.bgcolor.number == 1  # ANSI red
+        assert not any(
+            app.screen.get_style_at(i, 0).dim for i in range(len(line)) if line[i] != "│"
+        )
 
     run(live_app(live, look=severity.ANSI16), scenario)

@@ -46,6 +46,16 @@ def as_of(epoch: float | None) -> str:
     return f"as of {hhmm(int(epoch))}Z" if epoch is not None else "no data yet"
 
 
+def join_parts(parts: list[Text]) -> Text:
+    """The parts with dim separators (Text.join would make the whole line dim)."""
+    line = Text()
+    for index, part in enumerate(parts):
+        if index:
+            line.append(" │ ", style="dim")
+        line.append_text(part)
+    return line
+
+
 class StatusBar(Widget):
     """Connection and freshness, open alerts, newest record, ingest rate."""
 
@@ -176,7 +186,7 @@ class StatusBar(Widget):
         line = Text()
         for level in (5, 4, 3, 2, 1, 0):
             shown = [long if rank < level else short for rank, long, short in parts]
-            line = Text(" │ ", style="dim").join(t for t in shown if t is not None)
+            line = join_parts([t for t in shown if t is not None])
             if line.cell_len <= width:
                 return line
         line.truncate(width, overflow="ellipsis")
