@@ -125,6 +125,8 @@ def backoff(failures: int, interval: float, cap: float = MAX_BACKOFF) -> float:
 class PanelBar(Static):
     """Which panel is shown in the compact layout, and the number keys that switch."""
 
+    _parts: ClassVar[list[tuple[str, str]]] = []
+
     def show(self, current: str, focused: str | None, firing: int) -> None:
         """Repaint with the shown panel marked and the focused one bold."""
         parts = []
@@ -134,7 +136,9 @@ class PanelBar(Static):
                 label += f" ({firing}!)"
             marker = "▸" if name in (current, "sparklines") else " "
             parts.append((f"{marker}{number} {label}", "bold" if name == focused else ""))
-        self.update(Text("  ").join(Text(t, style=s) for t, s in parts))
+        if parts != self._parts:
+            self._parts = parts
+            self.update(Text("  ").join(Text(t, style=s) for t, s in parts))
 
 
 class TxmonApp(App[None]):
@@ -544,7 +548,7 @@ class TxmonApp(App[None]):
         """Before the first successful poll: every panel says why it is empty."""
         why = self._why_unknown()
         for panel in (self.alerts_table, self.breakdown, self.sparklines, self.table):
-            panel.border_subtitle = why
+            _border(panel, None, why)
             if isinstance(panel, KeyTable):
                 panel.empty_reason = why
         hints = {
@@ -574,18 +578,23 @@ class TxmonApp(App[None]):
         self.body.set_class(not live or self.header.stale, "-stale")
         stamp = "" if live else as_of(self.latest.ok_at)
         suffix = f" · {stamp}" if stamp else ""
-        self.sparklines.border_title = "Last 60 min per status, worst first" + suffix
-        self.breakdown.border_title = "Status breakdown (60 min)" + suffix
-        self.alerts_table.border_title = "Open alerts" + suffix
+        no_rows = "no records in the last 60 minutes"
+        empty = "no open alerts"
+        _border(
+            self.sparklines,
+            "Last 60 min per status, worst first" + suffix,
+            "" if self.sparklines.rows else no_rows,
+        )
+        _border(
+            self.breakdown,
+            "Status breakdown (60 min)" + suffix,
+            "" if self.breakdown.row_count else no_rows,
+        )
+        _border(self.alerts_table, "Open alerts" + suffix, "" if self.latest.alerts else empty)
         self.chart.set_stamp(stamp)
         self.table.set_stamp(stamp)
-        empty = "no open alerts"
-        self.alerts_table.border_subtitle = "" if self.latest.alerts else empty
         self.alerts_table.empty_reason = empty
-        no_rows = "no records in the last 60 minutes"
-        self.breakdown.border_subtitle = "" if self.breakdown.row_count else no_rows
         self.breakdown.empty_reason = no_rows
-        self.sparklines.border_subtitle = "" if self.sparklines.rows else no_rows
         self.table.empty_reason = (
             "no transactions match the filter" if self.filter.active else "no transactions yet"
         )
@@ -1077,3 +1086,11 @@ class TxmonApp(App[None]):
 
 async def _none() -> None:
     return None
+
+
+def _border(widget: Widget, title: str | None, subtitle: str) -> None:
+    """Set a panel's border texts; only a change repaints (Textual repaints on every set)."""
+    if title is not None and widget.border_title != title:
+        widget.border_title = title
+    if widget.border_subtitle != subtitle:
+        widget.border_subtitle = subtitle
