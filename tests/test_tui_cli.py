@@ -91,3 +91,21 @@ def test_without_a_terminal_it_prints_a_hint_not_a_traceback() -> None:
     assert done.returncode == 2
     assert "ssh -t" in done.stderr and "not a TTY" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_stale_after_comes_from_flag_environment_or_toml(tmp_path: Path) -> None:
+    config = tmp_path / "txmon.toml"
+    config.write_text("[dashboard]\nstale_after = 120\n")
+    assert resolve(env={}).stale_after == 300.0
+    assert resolve(env={"TXMON_CONFIG": str(config)}).stale_after == 120.0
+    env = {"TXMON_CONFIG": str(config), "TXMON_STALE_AFTER": "600"}
+    assert resolve(env=env).stale_after == 600.0
+    assert resolve(stale_after=45, env=env).stale_after == 45.0
+    args = build_parser().parse_args(["--stale-after", "90"])
+    assert settings_from(args).stale_after == 90.0
+
+
+@pytest.mark.parametrize("value", ["1", "abc", "100000"])
+def test_a_bad_stale_after_is_refused_with_the_range(value: str) -> None:
+    with pytest.raises(SettingsError, match="stale_after must be"):
+        resolve(env={"TXMON_STALE_AFTER": value})
