@@ -72,6 +72,13 @@ PANEL_TITLES = {
     "chart": "Hourly",
     "transactions": "Table",
 }
+HELP_WHERE = {
+    "alerts": "the open alerts",
+    "sparklines": "the sparklines",
+    "breakdown": "the status breakdown",
+    "chart": "the hourly chart",
+    "transactions": "the transactions table",
+}
 SWITCHED = ("alerts", "breakdown", "chart")  # the panels the compact layout shows one of
 STATE_CHANGING = {"ack", "ack_all", "unack", "test_fire", "silence"}
 NOT_IN_HELP = {
@@ -180,9 +187,30 @@ class TxmonApp(App[None]):
             for n, name in enumerate(PANELS, 1)
         ),
         # Twins of t, p and u kept out of the footer in the compact layout (the help lists them).
-        Binding("t", "quietly('test_fire')", "Test", show=False, id="quiet.test_fire"),
-        Binding("u", "quietly('unack')", "Unack", show=False, id="quiet.unack"),
-        Binding("p", "quietly('pause')", "Pause", show=False, id="quiet.pause"),
+        Binding(
+            "t",
+            "quietly('test_fire')",
+            "Test",
+            show=False,
+            id="quiet.test_fire",
+            tooltip="Test-fire every channel",
+        ),
+        Binding(
+            "u",
+            "quietly('unack')",
+            "Unack",
+            show=False,
+            id="quiet.unack",
+            tooltip="Undo an acknowledgement",
+        ),
+        Binding(
+            "p",
+            "quietly('pause')",
+            "Pause",
+            show=False,
+            id="quiet.pause",
+            tooltip="Pause or resume live updates",
+        ),
         # In read-only mode the actions above are hidden; these say why a key does nothing.
         *(
             Binding(
@@ -1056,7 +1084,7 @@ class TxmonApp(App[None]):
     def action_help(self) -> None:
         """Show the keys that work here, in the focused panel."""
         focused = next((n for n, w in self.panels.items() if w is self.focused), None)
-        where = PANEL_TITLES.get(focused or "", "the dashboard")
+        where = HELP_WHERE.get(focused or "", "the dashboard")
         self.push_screen(HelpScreen(self.key_help(), where))
 
     def key_help(self) -> list[tuple[str, str]]:

@@ -59,6 +59,7 @@ class TransactionsTable(KeyTable):
             "o",
             "cycle_sort",
             "Sort",
+            show=False,  # the panel's title says "o: sort"
             id="transactions.sort",
             tooltip="Sort the transactions by time, severity or score",
         ),
