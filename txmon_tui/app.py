@@ -132,7 +132,9 @@ def backoff(failures: int, interval: float, cap: float = MAX_BACKOFF) -> float:
 class PanelBar(Static):
     """Which panel is shown in the compact layout, and the number keys that switch."""
 
-    _parts: ClassVar[list[tuple[str, str]]] = []
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._parts: list[tuple[str, str]] = []
 
     def show(self, current: str, focused: str | None, firing: int) -> None:
         """Repaint with the shown panel marked and the focused one bold."""
