@@ -77,7 +77,7 @@ def alert_state(live: Live, alert_id: int) -> dict[str, Any]:
 
 def make_app(
     url: str,
-    look: severity.Look = severity.COLOR,
+    look: severity.Look | None = severity.COLOR,
     clock: Callable[[], float] = time.time,
     **settings: Any,
 ) -> TxmonApp:

@@ -141,3 +141,25 @@ def test_sixteen_colour_terminals_get_the_ansi_theme_and_red(live: Live) -> None
         assert dim <= {" ", "│"}
 
     run(live_app(live, look=severity.ANSI16), scenario)
+
+
+def test_no_color_terminals_get_reverse_video_for_the_alarm_only(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(live)
+    monkeypatch.setenv("NO_COLOR", "1")  # Textual reads it when the app is made
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        assert app.look is severity.MONO
+        table = app.query_one(TransactionsTable)
+        await pilot.pause()
+        rows = [table.get_row_at(i)[0].plain.strip() for i in range(table.row_count)]
+        high, normal = rows.index("▲▲ HIGH"), rows.index("ok")
+        assert cell_style(app, table, high).reverse and cell_style(app, table, high).bold
+        assert not cell_style(app, table, normal).reverse
+        line = app.header.render().plain
+        left = app.header.content_region.x
+        assert app.screen.get_style_at(left + line.index("1 FIRING"), 0).reverse
+
+    run(live_app(live, look=None), scenario)
