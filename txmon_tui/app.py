@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import termios
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -268,6 +270,7 @@ class TxmonApp(App[None]):
         self._refresh_requested = True
         self._full = True
         self._filter_generation = 0
+        self._terminal = _terminal_fd()
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -644,6 +647,11 @@ class TxmonApp(App[None]):
         )
 
     def _tick(self) -> None:
+        if self._terminal is not None and not _terminal_alive(self._terminal):
+            # The terminal hung up without a SIGHUP reaching us (`make demo` in a closed
+            # tmux pane or SSH session: make gets the signal, not its child): leave.
+            self.exit(return_code=129)
+            return
         if self.header.is_mounted:
             self.header.tick()
             self._mark_freshness()
@@ -1116,6 +1124,24 @@ class TxmonApp(App[None]):
 
 async def _none() -> None:
     return None
+
+
+def _terminal_fd() -> int | None:
+    """The terminal's file descriptor, when the dashboard runs in one."""
+    stream = sys.__stdin__
+    try:
+        return stream.fileno() if stream is not None and stream.isatty() else None
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _terminal_alive(fd: int) -> bool:
+    """False once the terminal has hung up (its attributes then fail with EIO)."""
+    try:
+        termios.tcgetattr(fd)
+    except termios.error:
+        return False
+    return True
 
 
 def _border(widget: Widget, title: str | None, subtitle: str) -> None:
