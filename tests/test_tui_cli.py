@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from txmon_tui.cli import build_parser, main, settings_from
 from txmon_tui.config import DEFAULT_URL, SettingsError, default_user, resolve
 
@@ -91,3 +97,51 @@ def test_without_a_terminal_it_prints_a_hint_not_a_traceback() -> None:
     assert done.returncode == 2
     assert "ssh -t" in done.stderr and "not a TTY" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_stale_after_comes_from_flag_environment_or_toml(tmp_path: Path) -> None:
+    config = tmp_path / "txmon.toml"
+    config.write_text("[dashboard]\nstale_after = 120\n")
+    assert resolve(env={}).stale_after == 300.0
+    assert resolve(env={"TXMON_CONFIG": str(config)}).stale_after == 120.0
+    env = {"TXMON_CONFIG": str(config), "TXMON_STALE_AFTER": "600"}
+    assert resolve(env=env).stale_after == 600.0
+    assert resolve(stale_after=45, env=env).stale_after == 45.0
+    args = build_parser().parse_args(["--stale-after", "90"])
+    assert settings_from(args).stale_after == 90.0
+
+
+@pytest.mark.parametrize("value", ["1", "abc", "100000"])
+def test_a_bad_stale_after_is_refused_with_the_range(value: str) -> None:
+    with pytest.raises(SettingsError, match="stale_after must be"):
+        resolve(env={"TXMON_STALE_AFTER": value})
+
+
+def test_a_terminal_that_hangs_up_without_sighup_ends_the_dashboard() -> None:
+    """`make demo` in a closed tmux pane or SSH session: make gets the SIGHUP, not txmon."""
+    master, terminal = pty.openpty()
+    os.set_blocking(master, False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "txmon_tui.cli", "--url", f"http://127.0.0.1:{free_port()}"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        cwd=REPO,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(terminal)
+    try:
+        drawn = b""
+        deadline = time.monotonic() + 30
+        while b"disconnected" not in drawn and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                drawn += os.read(master, 65536)
+        assert b"disconnected" in drawn  # the dashboard is up and drawing
+        os.close(master)  # the terminal goes away; no signal is sent
+        assert proc.wait(timeout=10) == 129
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

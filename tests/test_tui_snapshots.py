@@ -14,6 +14,7 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
+from txmon_tui import severity
 from txmon_tui.app import TxmonApp
 from txmon_tui.client import TxmonClient
 from txmon_tui.config import Settings
@@ -164,6 +165,8 @@ ALERTS = [
 def fake_receiver(request: httpx.Request) -> httpx.Response:
     """Answer the dashboard's reads with the fixed documents above."""
     path = request.url.path
+    if path == "/healthz":
+        return httpx.Response(200, json={"status": "ok"})
     if path == "/api/v1/summary":
         return httpx.Response(200, json=summary_doc())
     if path == "/api/v1/series":
@@ -179,14 +182,61 @@ def fake_receiver(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404, json={"error": f"no route for {path}"})
 
 
-def snapshot_app(**settings: Any) -> TxmonApp:
+def empty_receiver(request: httpx.Request) -> httpx.Response:
+    """A receiver that has never been sent a record."""
+    path = request.url.path
+    if path == "/api/v1/summary":
+        doc = summary_doc() | {"total": 0, "records_stored": 0, "ingest_rate": 0.0}
+        doc |= {"newest_event_time": None, "statuses": {}, "hourly_profile": {}}
+        doc["alerts"] = {"firing": 0, "acknowledged": 0}
+        return httpx.Response(200, json=doc)
+    if path == "/api/v1/series":
+        return httpx.Response(200, json={"start": None, "end": None, "series": {}})
+    if path == "/api/v1/transactions":
+        return httpx.Response(200, json={"transactions": []})
+    if path == "/api/v1/alerts":
+        return httpx.Response(200, json={"alerts": []})
+    return httpx.Response(404, json={"error": f"no route for {path}"})
+
+
+def rejecting_receiver(request: httpx.Request) -> httpx.Response:
+    """A receiver with a firing alert that wants a token the dashboard does not have."""
+    return httpx.Response(401, json={"error": "missing or wrong token"})
+
+
+class Vanishing:
+    """Answers like `fake_receiver` for the first `answers` requests, then refuses to connect."""
+
+    def __init__(self, answers: int) -> None:
+        self.answers = answers
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.answers -= 1
+        if self.answers < 0:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return fake_receiver(request)
+
+
+def snapshot_app(
+    transport: Any = fake_receiver,
+    clock: float = CLOCK,
+    look: severity.Look | None = severity.COLOR,
+    **settings: Any,
+) -> TxmonApp:
     url = "http://txmon.example:8787"
-    client = TxmonClient(url, transport=httpx.MockTransport(fake_receiver))
+    client = TxmonClient(url, transport=httpx.MockTransport(transport))
     return TxmonApp(
         Settings(url=url, interval=1.0, user="snap@host", **settings),
         client=client,
-        clock=lambda: CLOCK,
+        clock=lambda: clock,
+        look=look,
     )
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 async def loaded(pilot: Pilot[None]) -> None:
@@ -196,12 +246,41 @@ async def loaded(pilot: Pilot[None]) -> None:
         if app.polls >= 1 and app.query_one(TransactionsTable).row_count == 60:
             break
         await pilot.pause(0.02)
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
+    await settle(pilot)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-def test_dashboard(snap_compare: Any, size: tuple[int, int]) -> None:
+async def polled(pilot: Pilot[None]) -> None:
+    """Wait for the first poll to succeed (the panels may stay empty)."""
+    app = pilot.app
+    assert isinstance(app, TxmonApp)
+    for _ in range(200):
+        if app.polls >= 1:
+            break
+        await pilot.pause(0.02)
+    await settle(pilot)
+
+
+async def refused(pilot: Pilot[None]) -> None:
+    """Wait until the dashboard has given up on the current answer."""
+    app = pilot.app
+    assert isinstance(app, TxmonApp)
+    for _ in range(200):
+        if app.connection in ("unauthorized", "reconnecting"):
+            break
+        await pilot.pause(0.02)
+    app.clear_notifications()
+    await settle(pilot)
+
+
+# --- during an incident, at every documented size ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size",
+    [(60, 20), (80, 24), (120, 40), (200, 50)],
+    ids=["60x20", "80x24", "120x40", "200x50"],
+)
+def test_incident_at_every_size(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=loaded)
 
 
@@ -209,10 +288,64 @@ def test_compact_chart_panel(snap_compare: Any) -> None:
     async def chart(pilot: Pilot[None]) -> None:
         await loaded(pilot)
         await pilot.press("4")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(snapshot_app(), terminal_size=(80, 24), run_before=chart)
 
 
 def test_read_only_footer(snap_compare: Any) -> None:
     assert snap_compare(snapshot_app(read_only=True), terminal_size=(120, 40), run_before=loaded)
+
+
+# --- colour modes --------------------------------------------------------------------------
+
+
+def test_no_color_draws_the_alarm_in_reverse(
+    snap_compare: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # Textual reads it when the app is made
+    app = snapshot_app(look=None)
+    assert app.look is severity.MONO
+    assert snap_compare(app, terminal_size=(120, 40), run_before=loaded)
+
+
+def test_sixteen_colours_use_the_terminals_red(snap_compare: Any) -> None:
+    app = snapshot_app(look=severity.ANSI16)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=loaded)
+
+
+# --- what the screen does not know ---------------------------------------------------------
+
+
+def test_no_data_shows_how_to_send_some(snap_compare: Any) -> None:
+    app = snapshot_app(empty_receiver)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=polled)
+
+
+def test_token_rejected_says_so_and_knows_nothing(snap_compare: Any) -> None:
+    app = snapshot_app(rejecting_receiver, token="wrong")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=refused)
+
+
+def test_stale_data_is_flagged_with_its_age(snap_compare: Any) -> None:
+    app = snapshot_app(clock=NEWEST + 40 * 60 + 20)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=loaded)
+
+
+def test_disconnected_marks_everything_as_of(snap_compare: Any) -> None:
+    async def gone(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, TxmonApp)
+        app.request_refresh()
+        await refused(pilot)
+        for _ in range(200):  # the retry countdown is at its cap from the second failure on
+            if app.failures >= 2:
+                break
+            await pilot.pause(0.02)
+        app.clear_notifications()
+        await settle(pilot)
+
+    # the first poll's six requests succeed, then the receiver is gone
+    app = snapshot_app(Vanishing(answers=6))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=gone)

@@ -1,22 +1,33 @@
-"""The dashboard app: polls the receiver's API and drives the panels and actions."""
+"""The dashboard app: polls the receiver's API and drives the panels and actions.
+
+What it shows is only ever as good as its last successful poll, and it says so: until the
+first poll succeeds, and whenever the last one failed, the header and the panels say what is
+not known and why, everything still shown is marked `as of HH:MMZ`, and the data panels are
+dimmed (as they are when the newest record is older than `--stale-after`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import termios
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import Notify, SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from txmon_tui import severity
 from txmon_tui.client import (
     Alert,
     ApiError,
@@ -29,8 +40,8 @@ from txmon_tui.client import (
     Unreachable,
 )
 from txmon_tui.config import Settings
-from txmon_tui.format import SEVERITY_RANK, Filter, hhmm
-from txmon_tui.messages import AlertChosen, StatusSelected, TransactionChosen
+from txmon_tui.format import Filter, hhmm
+from txmon_tui.messages import StatusChosen, StatusSelected
 from txmon_tui.screens.ack_note import AckNoteScreen
 from txmon_tui.screens.alert_detail import AlertDetailScreen
 from txmon_tui.screens.confirm import ConfirmScreen
@@ -41,14 +52,19 @@ from txmon_tui.screens.silences import SilencesScreen
 from txmon_tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from txmon_tui.widgets.alerts import AlertsTable
 from txmon_tui.widgets.breakdown import BreakdownTable
-from txmon_tui.widgets.header import StatusBar
+from txmon_tui.widgets.header import StatusBar, as_of
 from txmon_tui.widgets.hourly_chart import HourlyChart
 from txmon_tui.widgets.sparklines import SparklinesPanel
+from txmon_tui.widgets.table import KeyTable
 from txmon_tui.widgets.transactions import ROW_LIMIT, TransactionsTable
 
 WINDOW_MINUTES = 60
 ALERTS_EVERY = 10.0  # seconds: re-read alerts even when nothing else changed (others may act)
-MAX_BACKOFF = 30.0
+MAX_BACKOFF = 2.0  # seconds between attempts while the receiver is unreachable
+AUTH_BACKOFF = 5.0  # seconds between attempts while the token is rejected
+HEALTH_TIMEOUT = 2.0  # the /healthz probe while reconnecting
+MAX_TOASTS = 2
+TOAST_SECONDS, MAX_TOAST_SECONDS = 4.0, 6.0
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 32
 PANELS = ("alerts", "sparklines", "breakdown", "chart", "transactions")
 PANEL_TITLES = {
@@ -58,52 +74,82 @@ PANEL_TITLES = {
     "chart": "Hourly",
     "transactions": "Table",
 }
+HELP_WHERE = {
+    "alerts": "the open alerts",
+    "sparklines": "the sparklines",
+    "breakdown": "the status breakdown",
+    "chart": "the hourly chart",
+    "transactions": "the transactions table",
+}
+SWITCHED = ("alerts", "breakdown", "chart")  # the panels the compact layout shows one of
 STATE_CHANGING = {"ack", "ack_all", "unack", "test_fire", "silence"}
-WIDE_FOOTER_ONLY = {"ack_all", "silences", "refresh"}
+NOT_IN_HELP = {
+    "cursor_left",
+    "cursor_right",
+    "scroll_left",
+    "scroll_right",
+    "page_left",
+    "page_right",
+    "app.focus_next",
+    "app.focus_previous",
+    "screen.copy_text",
+    "copy_text",
+}
+WIDE_FOOTER_ONLY = {"test_fire", "pause", "unack"}
+FIRST_RUN = """\
+The receiver has no records yet. Send one (the current minute):
+
+  curl -s -X POST {url}/api/v1/transactions -H 'Content-Type: application/json'{auth} \\
+    -d '{{"timestamp": "{now}", "status": "approved", "count": 118}}'
+
+or stream realistic traffic with an incident every few minutes:
+
+  txmon-server generate --url {url}{token}
+
+Rows appear here as soon as they arrive (docs/api.md has every format)."""
+NO_DATA = """\
+Nothing is known about the receiver yet: {why}.
+
+{hint}"""
 
 
 @dataclass
 class Latest:
-    """The last data the receiver gave us (kept on screen while it is unreachable)."""
+    """The last data the receiver gave us (kept on screen, marked `as of`, when it is not)."""
 
     summary: Summary | None = None
     series: Series | None = None
     alerts: list[Alert] = field(default_factory=list)
     last_id: int | None = None
     alerts_at: float = 0.0
+    ok_at: float | None = None  # clock time of the last successful poll
+    changed_at: float | None = None  # clock time stored records were last seen to grow
 
 
-def backoff(failures: int, interval: float) -> float:
-    """Seconds to wait after `failures` failed polls in a row: doubling, capped."""
-    return min(MAX_BACKOFF, max(interval, 0.5) * 2 ** min(failures - 1, 8))
-
-
-def status_severity(now: int | None, upper: float | None, alerts: Sequence[Alert]) -> str:
-    """A status's severity: its firing alert's, or high when this minute is over the limit."""
-    severity = "normal"
-    for alert in alerts:
-        if alert.state == "firing" and SEVERITY_RANK.get(alert.severity, 0) > SEVERITY_RANK.get(
-            severity, 0
-        ):
-            severity = alert.severity
-    if now is not None and upper and now > upper:
-        severity = "high"
-    return severity
+def backoff(failures: int, interval: float, cap: float = MAX_BACKOFF) -> float:
+    """Seconds to wait after `failures` failed polls in a row: doubling, capped at `cap`."""
+    return min(cap, max(interval, 0.5) * 2 ** min(failures - 1, 8))
 
 
 class PanelBar(Static):
     """Which panel is shown in the compact layout, and the number keys that switch."""
 
-    def show(self, current: str, firing: int) -> None:
-        """Repaint with `current` highlighted."""
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._parts: list[tuple[str, str]] = []
+
+    def show(self, current: str, focused: str | None, firing: int) -> None:
+        """Repaint with the shown panel marked and the focused one bold."""
         parts = []
         for number, name in enumerate(PANELS, 1):
             label = PANEL_TITLES[name]
             if name == "alerts" and firing:
                 label += f" ({firing}!)"
-            marker = "▸" if name == current else " "
-            parts.append(f"{marker}{number} {label}")
-        self.update("  ".join(parts))
+            marker = "▸" if name in (current, "sparklines") else " "
+            parts.append((f"{marker}{number} {label}", "bold" if name == focused else ""))
+        if parts != self._parts:
+            self._parts = parts
+            self.update(Text("  ").join(Text(t, style=s) for t, s in parts))
 
 
 class TxmonApp(App[None]):
@@ -114,7 +160,7 @@ class TxmonApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("a", "ack", "Ack", id="ack", tooltip="Acknowledge the selected alert"),
         Binding("A", "ack_all", "Ack all", id="ack_all", tooltip="Acknowledge every firing alert"),
         Binding("u", "unack", "Unack", id="unack", tooltip="Undo an acknowledgement"),
@@ -122,21 +168,62 @@ class TxmonApp(App[None]):
         Binding("s", "silence", "Silence", id="silence", tooltip="Silence the selected status"),
         Binding("S", "silences", "Silences", id="silences", tooltip="List and remove silences"),
         Binding("p", "pause", "Pause", id="pause", tooltip="Pause or resume live updates"),
-        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Refresh now"),
-        Binding("f", "filter", "Filter", id="filter", tooltip="Filter the transactions table"),
-        Binding("enter", "detail", "Detail", id="detail", tooltip="Alert detail and timeline"),
+        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Refresh now; retry at once"),
+        Binding(
+            "slash,f",
+            "filter",
+            "Filter",
+            id="filter",
+            tooltip="Filter the transactions by status and severity",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            id="clear_filter",
+            tooltip="Show every transaction again",
+        ),
+        Binding("enter", "detail", "Detail", key_display="⏎", id="detail", tooltip="Alert detail"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit.ctrl_c"),
         *(
             Binding(str(n), f"panel('{name}')", PANEL_TITLES[name], show=False, id=f"panel.{name}")
             for n, name in enumerate(PANELS, 1)
         ),
-        # Twins of A, S and r kept out of the footer in the compact layout (the help lists them).
-        Binding("A", "quietly('ack_all')", "Ack all", show=False, id="quiet.ack_all"),
-        Binding("S", "quietly('silences')", "Silences", show=False, id="quiet.silences"),
-        Binding("r", "quietly('refresh')", "Refresh", show=False, id="quiet.refresh"),
+        # Twins of t, p and u kept out of the footer in the compact layout (the help lists them).
+        Binding(
+            "t",
+            "quietly('test_fire')",
+            "Test",
+            show=False,
+            id="quiet.test_fire",
+            tooltip="Test-fire every channel",
+        ),
+        Binding(
+            "u",
+            "quietly('unack')",
+            "Unack",
+            show=False,
+            id="quiet.unack",
+            tooltip="Undo an acknowledgement",
+        ),
+        Binding(
+            "p",
+            "quietly('pause')",
+            "Pause",
+            show=False,
+            id="quiet.pause",
+            tooltip="Pause or resume live updates",
+        ),
         # In read-only mode the actions above are hidden; these say why a key does nothing.
         *(
-            Binding(key, f"refuse('{what}')", "Refused: read-only", show=False, id=f"refuse.{key}")
+            Binding(
+                key,
+                f"refuse('{what}')",
+                f"{what.capitalize()} (refused: read-only)",
+                show=False,
+                id=f"refuse.{key}",
+            )
             for key, what in (
                 ("a", "acknowledge"),
                 ("A", "acknowledge"),
@@ -153,6 +240,7 @@ class TxmonApp(App[None]):
         *,
         client: TxmonClient | None = None,
         clock: Callable[[], float] = time.time,
+        look: severity.Look | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -160,6 +248,11 @@ class TxmonApp(App[None]):
         self.by = settings.user
         self.interval = settings.interval
         self.clock = clock
+        self.look = look or severity.choose_look(self.no_color, self.console.color_system)
+        if self.look is severity.ANSI16:
+            # the terminal's own 16 colours, passed through, not approximated from RGB
+            self.theme = "ansi-dark"
+            self.ansi_color = True
         self.client = client or TxmonClient(
             settings.url, settings.token, timeout=max(5.0, settings.interval * 3)
         )
@@ -167,28 +260,37 @@ class TxmonApp(App[None]):
         self.filter = Filter()
         self.paused = False
         self.connection = "connecting"
+        self.problem = ""
         self.failures = 0
         self.polls = 0  # successful polls so far (tests wait on it)
         self.selected_status: str | None = None
         self.compact = False
-        self.panel = "alerts"
+        self.shown = "alerts"  # which of SWITCHED the compact layout shows
         self._wake = asyncio.Event()
         self._refresh_requested = True
         self._full = True
         self._filter_generation = 0
+        self._terminal = _terminal_fd()
 
     # --- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         # Keep references: App.query_one only searches the active screen, which is a dialog
         # whenever one is open, while polling goes on updating these.
-        self.header = StatusBar(self.settings.url, read_only=self.read_only, id="status-bar")
+        self.header = StatusBar(
+            self.settings.url, read_only=self.read_only, clock=self.clock, id="status-bar"
+        )
+        self.header.update_state(
+            stale_after=self.settings.stale_after,
+            poll_late_after=max(2.0, 2 * self.interval),
+        )
         self.panel_bar = PanelBar(id="panel-bar")
         self.sparklines = SparklinesPanel(id="sparklines", classes="panel")
         self.breakdown = BreakdownTable(id="breakdown", classes="panel")
         self.chart = HourlyChart(id="chart", classes="panel")
         self.alerts_table = AlertsTable(id="alerts", classes="panel")
         self.table = TransactionsTable(id="transactions", classes="panel")
+        self.guide = Static(id="guide", classes="panel", markup=False)
         self.body = Vertical(id="body")
         self.panels: dict[str, Widget] = {
             "alerts": self.alerts_table,
@@ -208,13 +310,13 @@ class TxmonApp(App[None]):
                     yield self.chart
                     yield self.alerts_table
             yield self.table
+            yield self.guide
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sparklines.border_title = "Last 60 min per status"
-        self.breakdown.border_title = "Status breakdown (60 min)"
-        self.alerts_table.border_title = "Open alerts"
+        self.body.set_class(self.look is not severity.ANSI16, "-can-tint")
         self._layout_for(self.size.width, self.size.height)
+        self._show_unknown()
         self.alerts_table.focus()
         self.set_interval(1.0, self._tick)
         self.run_worker(self._poll_forever(), name="poll", group="poll", exit_on_error=False)
@@ -239,21 +341,52 @@ class TxmonApp(App[None]):
             self.compact = compact
             self.refresh_bindings()
         self.body.set_class(self.compact, "-compact")
+        # the compact layout keeps a sparkline per status in view: up to 40% of the height
+        self.sparklines.styles.max_height = max(4, int((height - 2) * 0.4)) if compact else 16
         self._show_panel()
 
     def _show_panel(self) -> None:
-        for name in PANELS[:4]:
-            self.panels[name].set_class(name == self.panel, "-shown")
+        for name in SWITCHED:
+            self.panels[name].set_class(name == self.shown, "-shown")
         for row in self.body.query(".panel-row"):
-            row.set_class(any(p.id == self.panel for p in row.children), "-shown")
-        self.panel_bar.show(self.panel, self.latest.summary.firing if self.latest.summary else 0)
+            row.set_class(any(p.id == self.shown for p in row.children), "-shown")
+        focused = next((n for n, w in self.panels.items() if w is self.focused), None)
+        self.panel_bar.show(self.shown, focused, self._firing())
+
+    def _firing(self) -> int:
+        summary = self.latest.summary
+        return summary.firing if summary else 0
 
     def action_panel(self, name: str) -> None:
         """Show (compact layout) and focus a panel."""
-        if name != "transactions":
-            self.panel = name
-            self._show_panel()
-        self.panels[name].focus()
+        if name in SWITCHED:
+            self.shown = name
+        self._show_panel()
+        widget = self.panels[name]
+        if name == "transactions" and not self.table.display:
+            self.guide.focus()
+            return
+        widget.focus()
+        self.call_after_refresh(self._show_panel)
+
+    def action_focus_next(self) -> None:
+        """tab: the next panel (showing it in the compact layout); the usual in dialogs."""
+        self._cycle_panel(1)
+
+    def action_focus_previous(self) -> None:
+        """shift+tab: the previous panel."""
+        self._cycle_panel(-1)
+
+    def _cycle_panel(self, step: int) -> None:
+        if self.screen is not self.screen_stack[0]:
+            if step > 0:
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
+        current = next((n for n, w in self.panels.items() if w is self.focused), "alerts")
+        index = (PANELS.index(current) + step) % len(PANELS)
+        self.action_panel(PANELS[index])
 
     # --- polling ----------------------------------------------------------------------------
 
@@ -280,31 +413,27 @@ class TxmonApp(App[None]):
     async def _poll_guarded(self) -> float:
         """One poll; returns how long to wait before the next one."""
         try:
+            if self.connection == "reconnecting":
+                # cheap first: no token, a tiny answer, a short timeout
+                await self.client.health(timeout=HEALTH_TIMEOUT)
             await self.poll_once()
         except Unauthorized as exc:
             self.failures += 1
-            delay = backoff(self.failures, self.interval)
             if self.connection != "unauthorized":
-                self.notify(str(exc), title="Token rejected", severity="error", timeout=10)
+                self.notify(str(exc), title="Token rejected", severity="error")
             self._set_connection("unauthorized", problem="HTTP 401: check --token / TXMON_TOKEN")
-            return delay
+            return backoff(self.failures, self.interval, AUTH_BACKOFF)
         except (Unreachable, ApiError) as exc:
             if isinstance(exc, ApiError) and not exc.transient:
                 # the receiver answered, but not as documented: say so, keep polling
-                self._set_connection("live")
                 self.notify(str(exc), title="Unexpected answer", severity="error", markup=False)
                 return max(self.interval, 5.0)
             self.failures += 1
             delay = backoff(self.failures, self.interval)
-            if self.connection not in ("reconnecting", "unauthorized"):
-                self.notify(
-                    f"{exc}\nShowing the last data; retrying.",
-                    title="Receiver unreachable",
-                    severity="warning",
-                    markup=False,
-                )
             problem = exc.reason if isinstance(exc, Unreachable) else exc.message
-            self._set_connection("reconnecting", problem=problem, retry_at=time.monotonic() + delay)
+            if self.connection not in ("reconnecting", "unauthorized"):
+                self.notify(problem, title="Receiver unreachable", severity="warning", markup=False)
+            self._set_connection("reconnecting", problem=problem, retry_at=self.clock() + delay)
             return delay
         except Exception as exc:  # a bug must not stop polling: say so and carry on
             self.log.error("poll failed", exc)
@@ -316,7 +445,7 @@ class TxmonApp(App[None]):
             )
             return max(self.interval, 5.0)
         if self.failures and self.connection != "connecting":
-            self.notify("Connected to the receiver again", title="Reconnected", timeout=4)
+            self.notify("Live again", title="Reconnected", timeout=3)
         self.failures = 0
         self._set_connection("paused" if self.paused else "live")
         return self.interval
@@ -324,8 +453,11 @@ class TxmonApp(App[None]):
     def _set_connection(
         self, state: str, *, problem: str = "", retry_at: float | None = None
     ) -> None:
-        self.connection = state
+        self.connection, self.problem = state, problem
         self.header.update_state(connection=state, problem=problem, retry_at=retry_at)
+        if self.latest.summary is None:
+            self._show_unknown()
+        self._mark_freshness()
 
     async def poll_once(self) -> None:
         """Fetch what changed since the last poll and show it."""
@@ -358,7 +490,11 @@ class TxmonApp(App[None]):
             client.series(WINDOW_MINUTES) if data_changed else _none(),
             client.alerts("open") if alerts_changed else _none(),
         )
+        now = self.clock()
+        if before is not None and summary.records_stored != before.records_stored:
+            latest.changed_at = now
         latest.summary = summary
+        latest.ok_at = now
         if series is not None:
             latest.series = series
         if alerts is not None:
@@ -380,12 +516,17 @@ class TxmonApp(App[None]):
         if summary is None:
             return
         self.header.update_state(
+            have_data=True,
+            last_ok=self.latest.ok_at,
+            last_change=self.latest.changed_at,
             newest_event_time=summary.newest_event_time,
             ingest_rate=summary.ingest_rate,
             firing=summary.firing,
             acknowledged=summary.acknowledged,
         )
+        self._show_guide(summary)
         if not panels:
+            self._mark_freshness()
             return
         series = self.latest.series.series if self.latest.series else {}
         names = set(summary.statuses) | set(series)
@@ -394,7 +535,7 @@ class TxmonApp(App[None]):
         for name in names:
             values = series.get(name, ())
             base = baselines.get(name)
-            severities[name] = status_severity(
+            severities[name] = severity.status_severity(
                 values[-1] if values else None,
                 base.upper if base else None,
                 [a for a in self.latest.alerts if a.status == name],
@@ -413,6 +554,83 @@ class TxmonApp(App[None]):
                 self.breakdown.select(self.selected_status)
         self._show_chart()
         self._show_panel()
+        self._mark_freshness()
+
+    def _show_guide(self, summary: Summary) -> None:
+        """First run: the main panel says how to send data instead of showing an empty table."""
+        first_run = summary.records_stored == 0 and not self.filter.active
+        if first_run:
+            self.guide.border_title = "Getting started"
+            token = self.settings.token
+            self.guide.update(
+                FIRST_RUN.format(
+                    url=self.settings.url,
+                    now=time.strftime("%Y-%m-%d %H:%M:00", time.gmtime(self.clock())),
+                    auth=' -H "Authorization: Bearer $TXMON_TOKEN"' if token else "",
+                    token=' --token "$TXMON_TOKEN"' if token else "",
+                )
+            )
+        self._show_main(guide=first_run)
+
+    def _show_main(self, *, guide: bool) -> None:
+        """The guide or the transactions table in the main panel."""
+        self.guide.display = guide
+        self.table.display = not guide
+
+    def _show_unknown(self) -> None:
+        """Before the first successful poll: every panel says why it is empty."""
+        why = self._why_unknown()
+        for panel in (self.alerts_table, self.breakdown, self.sparklines, self.table):
+            _border(panel, None, why)
+            if isinstance(panel, KeyTable):
+                panel.empty_reason = why
+        hints = {
+            "unauthorized": "The receiver rejected the token. Start txmon with the right "
+            "--token or TXMON_TOKEN; it retries every few seconds.",
+            "reconnecting": f"Is the receiver running at {self.settings.url}? "
+            "(txmon-server serve). It retries every few seconds; r retries now.",
+        }
+        hint = hints.get(self.connection, f"Asking {self.settings.url} …")
+        self.guide.border_title = "No data"
+        self.guide.update(NO_DATA.format(why=why.removeprefix("no data: "), hint=hint))
+        self._show_main(guide=True)
+
+    def _why_unknown(self) -> str:
+        if self.connection == "unauthorized":
+            return "no data: token rejected"
+        if self.connection == "reconnecting":
+            return f"no data: receiver unreachable ({self.problem})"
+        return "no data yet: connecting"
+
+    def _mark_freshness(self) -> None:
+        """Dim the data and stamp it `as of` while it is not live; say why panels are empty."""
+        if self.latest.summary is None:
+            self.body.set_class(True, "-stale")
+            return
+        live = self.header.live
+        self.body.set_class(not live or self.header.stale, "-stale")
+        stamp = "" if live else as_of(self.latest.ok_at)
+        suffix = f" · {stamp}" if stamp else ""
+        no_rows = "no records in the last 60 minutes"
+        empty = "no open alerts"
+        _border(
+            self.sparklines,
+            "Last 60 min per status, worst first" + suffix,
+            "" if self.sparklines.rows else no_rows,
+        )
+        _border(
+            self.breakdown,
+            "Status breakdown (60 min)" + suffix,
+            "" if self.breakdown.row_count else no_rows,
+        )
+        _border(self.alerts_table, "Open alerts" + suffix, "" if self.latest.alerts else empty)
+        self.chart.set_stamp(stamp)
+        self.table.set_stamp(stamp)
+        self.alerts_table.empty_reason = empty
+        self.breakdown.empty_reason = no_rows
+        self.table.empty_reason = (
+            "no transactions match the filter" if self.filter.active else "no transactions yet"
+        )
 
     def _show_chart(self) -> None:
         summary, status = self.latest.summary, self.selected_status
@@ -429,13 +647,47 @@ class TxmonApp(App[None]):
         )
 
     def _tick(self) -> None:
+        if self._terminal is not None and not _terminal_alive(self._terminal):
+            # The terminal hung up without a SIGHUP reaching us (`make demo` in a closed
+            # tmux pane or SSH session: make gets the signal, not its child): leave.
+            self.exit(return_code=129)
+            return
         if self.header.is_mounted:
             self.header.tick()
+            self._mark_freshness()
+
+    # --- notifications ------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A short toast (at most six seconds)."""
+        timeout = min(timeout or TOAST_SECONDS, MAX_TOAST_SECONDS)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def on_notify(self, event: Notify) -> None:
+        # runs before Textual adds the notification: trim right after
+        self.call_later(self._trim_toasts)
+
+    def _trim_toasts(self) -> None:
+        """Only the newest two toasts stay, so they never pile up over the data."""
+        older = list(self._notifications)[:-MAX_TOASTS]
+        for notification in older:
+            self._unnotify(notification, refresh=False)
+        if older:
+            self._refresh_notifications()
 
     # --- selection ----------------------------------------------------------------------------
 
     @on(StatusSelected)
     def _status_selected(self, message: StatusSelected) -> None:
+        self._show_panel()
         if message.status == self.selected_status:
             return
         self.selected_status = message.status
@@ -445,19 +697,30 @@ class TxmonApp(App[None]):
             self.breakdown.select(message.status)
         self._show_chart()
 
-    @on(AlertChosen)
-    def _alert_chosen(self, message: AlertChosen) -> None:
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._show_panel()
+
+    @on(AlertsTable.AlertChosen)
+    def _alert_chosen(self, message: AlertsTable.AlertChosen) -> None:
         self._open_detail(message.alert_id)
 
-    @on(TransactionChosen)
-    def _transaction_chosen(self, message: TransactionChosen) -> None:
-        alert = self._alert_for_status(message.transaction.status)
+    @on(TransactionsTable.TransactionChosen)
+    def _transaction_chosen(self, message: TransactionsTable.TransactionChosen) -> None:
+        self._detail_of_status(message.transaction.status)
+
+    @on(StatusChosen)
+    def _status_chosen(self, message: StatusChosen) -> None:
+        self._detail_of_status(message.status)
+
+    @on(KeyTable.Empty)
+    def _empty_table(self, message: KeyTable.Empty) -> None:
+        self.notify(f"Nothing to show: {message.reason}", title="Detail", severity="warning")
+
+    def _detail_of_status(self, status: str) -> None:
+        alert = self._alert_for_status(status)
         if alert is None:
             self.notify(
-                f"No open alert for {message.transaction.status!r}",
-                title="Detail",
-                severity="warning",
-                markup=False,
+                f"No open alert for {status!r}", title="Detail", severity="warning", markup=False
             )
             return
         self._open_detail(alert.id)
@@ -474,6 +737,8 @@ class TxmonApp(App[None]):
 
     def target_alert(self, prefer: str = "firing") -> tuple[Alert | None, str]:
         """The alert an action applies to, and why (for the message when there is none)."""
+        if self.latest.summary is None:
+            return None, self._why_unknown()
         focused = self.focused
         if isinstance(focused, AlertsTable) and focused.selected is not None:
             return focused.selected, ""
@@ -510,6 +775,8 @@ class TxmonApp(App[None]):
             return not self.read_only
         if action == "refuse":
             return self.read_only
+        if action == "clear_filter":
+            return self.filter.active and self.screen is self.screen_stack[0]
         return True
 
     def action_quietly(self, action: str) -> None:
@@ -519,7 +786,7 @@ class TxmonApp(App[None]):
     def action_refuse(self, what: str) -> None:
         """Explain that read-only mode refuses state changes."""
         self.notify(
-            f"Read-only mode: cannot {what}. Start txmon without --read-only to act.",
+            f"Cannot {what}: read-only mode (start txmon without --read-only)",
             title="Read-only",
             severity="warning",
         )
@@ -543,7 +810,7 @@ class TxmonApp(App[None]):
         alert, why = self.target_alert("firing")
         if alert is None:
             self.notify(
-                f"Nothing to acknowledge: {why}",
+                f"Cannot acknowledge: {why}",
                 title="Acknowledge",
                 severity="warning",
                 markup=False,
@@ -586,6 +853,14 @@ class TxmonApp(App[None]):
 
     def action_ack_all(self) -> None:
         """Acknowledge every firing alert, after confirmation."""
+        if self.latest.summary is None:
+            self.notify(
+                f"Cannot acknowledge: {self._why_unknown()}",
+                title="Acknowledge all",
+                severity="warning",
+                markup=False,
+            )
+            return
         firing = [a for a in self.latest.alerts if a.state == "firing"]
         if not firing:
             self.notify("No firing alerts", title="Acknowledge all", severity="warning")
@@ -629,7 +904,7 @@ class TxmonApp(App[None]):
         alert, why = self.target_alert("acknowledged")
         if alert is None:
             self.notify(
-                f"Nothing to unacknowledge: {why}",
+                f"Cannot unacknowledge: {why}",
                 title="Unacknowledge",
                 severity="warning",
                 markup=False,
@@ -696,7 +971,8 @@ class TxmonApp(App[None]):
         """Silence the selected status for 15 min, 1 h or 4 h."""
         status = self.target_status()
         if status is None:
-            self.notify("No status selected", title="Silence", severity="warning")
+            why = self._why_unknown() if self.latest.summary is None else "no status selected"
+            self.notify(f"Cannot silence: {why}", title="Silence", severity="warning")
             return
 
         def chosen(minutes: int | None) -> None:
@@ -729,19 +1005,23 @@ class TxmonApp(App[None]):
         )
 
     def action_pause(self) -> None:
-        """Pause or resume polling (the data stays on screen)."""
+        """Pause or resume polling (the data stays on screen, marked `as of`)."""
         self.paused = not self.paused
         if self.paused:
             self._set_connection("paused")
-            self.notify("Live updates paused; p resumes", title="Paused", timeout=3)
+            self.notify("p resumes", title="Paused", timeout=3)
         else:
             self.notify("Live updates resumed", title="Live", timeout=2)
             self.request_refresh()
 
     def action_refresh(self) -> None:
-        """Poll right now and retry at once if reconnecting."""
+        """Poll right now, and retry at once if reconnecting."""
         self.failures = min(self.failures, 1)
-        self.notify("Refreshing", timeout=1.5)
+        if self.connection in ("reconnecting", "unauthorized"):
+            self.notify("Retrying now", title="Retry", timeout=2)
+        else:
+            self.notify("Refreshing", timeout=1.5)
+        self.header.update_state(retry_at=None)
         self.request_refresh(full=True)
 
     def action_filter(self) -> None:
@@ -754,6 +1034,10 @@ class TxmonApp(App[None]):
 
         self.push_screen(FilterScreen(known, self.filter), chosen)
 
+    def action_clear_filter(self) -> None:
+        """Escape on the dashboard: drop the filter."""
+        self.apply_filter(Filter())
+
     def apply_filter(self, new: Filter) -> None:
         """Show only matching rows (fetched from the receiver, up to the row limit)."""
         self.filter = new
@@ -762,17 +1046,18 @@ class TxmonApp(App[None]):
         self.table.reset(new.describe() if new.active else "")
         self.header.update_state(filter=new.describe() if new.active else "")
         self.notify(
-            f"Showing {new.describe()}" if new.active else "Showing every transaction",
+            f"Showing {new.describe()} (esc clears)" if new.active else "Showing every row",
             title="Filter",
             timeout=3,
             markup=False,
         )
+        self.refresh_bindings()
         self.request_refresh()
 
     def action_detail(self) -> None:
         """Show the detail and timeline of the selected (or newest open) alert."""
         alert, why = self.target_alert("firing")
-        if alert is None:
+        if alert is None and self.latest.summary is not None:
             alert = self._newest("acknowledged")
         if alert is None:
             self.notify(
@@ -807,30 +1092,29 @@ class TxmonApp(App[None]):
         )
 
     def action_help(self) -> None:
-        """Show every key."""
-        self.push_screen(HelpScreen(self.key_help()))
+        """Show the keys that work here, in the focused panel."""
+        focused = next((n for n, w in self.panels.items() if w is self.focused), None)
+        where = HELP_WHERE.get(focused or "", "the dashboard")
+        self.push_screen(HelpScreen(self.key_help(), where))
 
-    def key_help(self) -> list[tuple[str, str, str]]:
-        """(key, description, note) for the help screen."""
-        rows: list[tuple[str, str, str]] = []
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.action.startswith(("refuse", "quietly")) or not binding.show:
+    def key_help(self) -> list[tuple[str, str]]:
+        """(keys, what they do) of every binding active now, the focused panel's first."""
+        grouped: dict[tuple[int, str], tuple[list[str], str]] = {}
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not active.enabled or binding.system or not binding.description:
                 continue
-            note = ""
-            if binding.action in STATE_CHANGING and self.read_only:
-                note = "disabled: read-only"
-            key = binding.key_display or binding.key
-            rows.append((key, binding.tooltip or binding.description, note))
-        rows.extend(
-            [
-                ("1-5", "show/focus a panel: alerts, sparklines, breakdown, chart, table", ""),
-                ("tab", "next panel", ""),
-                ("↑ ↓ j k", "move the selection in a panel", ""),
-                ("g", "transactions: jump to the newest row and show new rows", ""),
-                ("esc", "close a dialog", ""),
-            ]
-        )
+            if binding.action.startswith("panel(") or binding.action in NOT_IN_HELP:
+                continue  # 1-5 and tab get one line each below; sideways scrolling none
+            shown = binding.key_display or self.get_key_display(binding)
+            entry = grouped.setdefault(
+                (id(active.node), binding.action), ([], binding.tooltip or binding.description)
+            )
+            if shown not in entry[0]:
+                entry[0].append(shown)
+        rows = [(" ".join(keys), what) for keys, what in grouped.values()]
+        rows.append(("1-5", "show / focus a panel: alerts, sparklines, breakdown, chart, table"))
+        rows.append(("tab shift+tab", "next / previous panel"))
         return rows
 
     async def action_quit(self) -> None:
@@ -840,3 +1124,29 @@ class TxmonApp(App[None]):
 
 async def _none() -> None:
     return None
+
+
+def _terminal_fd() -> int | None:
+    """The terminal's file descriptor, when the dashboard runs in one."""
+    stream = sys.__stdin__
+    try:
+        return stream.fileno() if stream is not None and stream.isatty() else None
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _terminal_alive(fd: int) -> bool:
+    """False once the terminal has hung up (its attributes then fail with EIO)."""
+    try:
+        termios.tcgetattr(fd)
+    except termios.error:
+        return False
+    return True
+
+
+def _border(widget: Widget, title: str | None, subtitle: str) -> None:
+    """Set a panel's border texts; only a change repaints (Textual repaints on every set)."""
+    if title is not None and widget.border_title != title:
+        widget.border_title = title
+    if widget.border_subtitle != subtitle:
+        widget.border_subtitle = subtitle

@@ -19,7 +19,7 @@ txmon: the dashboard needs an interactive terminal, but {what} is not a TTY.
 
 EPILOG = """\
 keys: a ack, A ack all, u unack, t test alert, s silence, S silences, p pause, r refresh,
-      f filter, enter detail, ? help, q quit (see docs/dashboard.md)
+      f or / filter, o sort, enter detail, ? or F1 help, q or ctrl+c quit (docs/dashboard.md)
 
 examples:
   txmon                                    # receiver on http://127.0.0.1:8787
@@ -40,6 +40,14 @@ def _dashboard_options(parser: argparse.ArgumentParser, *, sub: bool = False) ->
     )
     parser.add_argument(
         "--interval", type=float, metavar="SECONDS", help="refresh interval (default 1.0)", **extra
+    )
+    parser.add_argument(
+        "--stale-after",
+        type=float,
+        metavar="SECONDS",
+        help="call the data stale when the newest record is older (or $TXMON_STALE_AFTER; "
+        "default 300)",
+        **extra,
     )
     parser.add_argument(
         "--config", metavar="FILE", help="TOML config file (or $TXMON_CONFIG)", **extra
@@ -96,6 +104,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         url=args.url,
         token=args.token,
         interval=args.interval,
+        stale_after=args.stale_after,
         config=args.config,
         no_mouse=args.no_mouse,
         read_only=args.read_only,

@@ -335,12 +335,14 @@ class TxmonClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        timeout: float | None = None,
     ) -> Any:
         self.requests_sent += 1
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
-            answer = await self._http.request(method, path, params=params, json=json)
+            answer = await self._http.request(method, path, params=params, json=json, **extra)
         except httpx.TimeoutException:
-            reason = f"no answer within {self._timeout():g}s"
+            reason = f"no answer within {timeout or self._timeout():g}s"
             raise Unreachable(f"{self.url} gave {reason}", reason) from None
         except httpx.TransportError as exc:
             reason = _reason(exc)
@@ -369,9 +371,9 @@ class TxmonClient:
 
     # reads
 
-    async def health(self) -> dict[str, Any]:
-        """GET /healthz."""
-        return await self._request("GET", "/healthz")
+    async def health(self, timeout: float | None = None) -> dict[str, Any]:
+        """GET /healthz: a cheap probe (no token needed, a tiny answer)."""
+        return await self._request("GET", "/healthz", timeout=timeout)
 
     async def summary(self, minutes: int = 60) -> Summary:
         """Totals, shares, baselines, hourly profiles and alert counts over `minutes`."""

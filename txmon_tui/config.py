@@ -13,7 +13,9 @@ from typing import Any
 DEFAULT_URL = "http://127.0.0.1:8787"
 DEFAULT_INTERVAL = 1.0
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 300.0
-DASHBOARD_KEYS = {"url", "token", "interval"}
+DEFAULT_STALE_AFTER = 300.0
+MIN_STALE_AFTER, MAX_STALE_AFTER = 10.0, 86_400.0
+DASHBOARD_KEYS = {"url", "token", "interval", "stale_after"}
 
 
 class SettingsError(Exception):
@@ -27,6 +29,7 @@ class Settings:
     url: str = DEFAULT_URL
     token: str | None = None
     interval: float = DEFAULT_INTERVAL
+    stale_after: float = DEFAULT_STALE_AFTER
     mouse: bool = True
     read_only: bool = False
     user: str = ""
@@ -35,7 +38,8 @@ class Settings:
         token = "***" if self.token else None
         return (
             f"Settings(url={self.url!r}, token={token}, interval={self.interval}, "
-            f"mouse={self.mouse}, read_only={self.read_only}, user={self.user!r})"
+            f"stale_after={self.stale_after}, mouse={self.mouse}, read_only={self.read_only}, "
+            f"user={self.user!r})"
         )
 
 
@@ -80,17 +84,31 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def check_seconds(
+    value: Any,
+    source: str,
+    name: str = "interval",
+    low: float = MIN_INTERVAL,
+    high: float = MAX_INTERVAL,
+) -> float:
+    """A number of seconds within `low`..`high`."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{source}: {name} must be a number of seconds") from None
+    if isinstance(value, bool) or not low <= seconds <= high:
+        raise SettingsError(f"{source}: {name} must be between {low:g} and {high:g} seconds")
+    return seconds
+
+
 def check_interval(value: Any, source: str) -> float:
     """A refresh interval in seconds within the allowed range."""
-    try:
-        interval = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{source}: interval must be a number of seconds") from None
-    if isinstance(value, bool) or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
-        raise SettingsError(
-            f"{source}: interval must be between {MIN_INTERVAL:g} and {MAX_INTERVAL:g} seconds"
-        )
-    return interval
+    return check_seconds(value, source)
+
+
+def check_stale_after(value: Any, source: str) -> float:
+    """How old the newest record may get before the dashboard calls the data stale."""
+    return check_seconds(value, source, "stale_after", MIN_STALE_AFTER, MAX_STALE_AFTER)
 
 
 def resolve(
@@ -98,6 +116,7 @@ def resolve(
     url: str | None = None,
     token: str | None = None,
     interval: float | None = None,
+    stale_after: float | None = None,
     config: str | None = None,
     no_mouse: bool = False,
     read_only: bool = False,
@@ -120,10 +139,19 @@ def resolve(
         chosen_interval = check_interval(table["interval"], f"{path} [dashboard]")
     else:
         chosen_interval = DEFAULT_INTERVAL
+    if stale_after is not None:
+        chosen_stale = check_stale_after(stale_after, "--stale-after")
+    elif env.get("TXMON_STALE_AFTER"):
+        chosen_stale = check_stale_after(env["TXMON_STALE_AFTER"], "TXMON_STALE_AFTER")
+    elif "stale_after" in table:
+        chosen_stale = check_stale_after(table["stale_after"], f"{path} [dashboard]")
+    else:
+        chosen_stale = DEFAULT_STALE_AFTER
     return Settings(
         url=check_url(chosen_url),
         token=chosen_token,
         interval=chosen_interval,
+        stale_after=chosen_stale,
         mouse=not no_mouse,
         read_only=read_only,
         user=default_user(env),

@@ -1,17 +1,9 @@
-"""Formatting shared by the widgets: times, counts, severity glyphs and styles."""
+"""Formatting shared by the widgets: times, durations, counts and bars (styles: severity.py)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-
-from rich.text import Text
-
-# Severity is always written as text or glyph as well as coloured, so it reads under NO_COLOR.
-SEVERITY_GLYPH = {"high": "▲▲ HIGH", "medium": "▲ med", "low": "· low", "normal": "  ok"}
-SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "", "normal": ""}
-SEVERITY_RANK = {"normal": 0, "low": 1, "medium": 2, "high": 3}
-STATE_GLYPH = {"firing": "● FIRING", "acknowledged": "◐ acked", "resolved": "○ resolved"}
 
 
 @dataclass(frozen=True)
@@ -79,11 +71,6 @@ def number(value: float | None, digits: int = 1) -> str:
     if float(value).is_integer() or abs(value) >= 100:
         return f"{round(value)}"
     return f"{value:.{digits}f}"
-
-
-def severity_text(severity: str) -> Text:
-    """The severity as glyph and word, styled."""
-    return Text(SEVERITY_GLYPH.get(severity, severity), style=SEVERITY_STYLE.get(severity, ""))
 
 
 def bar(fraction: float, width: int) -> str:

@@ -1,12 +1,10 @@
-"""Messages the widgets post to the app: small dataclasses."""
+"""Messages that several widgets post to the app (a widget's own messages are nested in it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from textual.message import Message
-
-from txmon_tui.client import Transaction
 
 
 @dataclass
@@ -17,14 +15,7 @@ class StatusSelected(Message):
 
 
 @dataclass
-class AlertChosen(Message):
-    """The user pressed enter on an alert: show its detail."""
+class StatusChosen(Message):
+    """The user pressed enter on a status: show the detail of its open alert."""
 
-    alert_id: int
-
-
-@dataclass
-class TransactionChosen(Message):
-    """The user pressed enter on a transaction: show the detail of its status's alert."""
-
-    transaction: Transaction
+    status: str

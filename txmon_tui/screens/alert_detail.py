@@ -14,7 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from txmon_tui.client import Alert, TxmonClient, TxmonError
-from txmon_tui.format import STATE_GLYPH, duration, full_time, number
+from txmon_tui.format import duration, full_time, number
+from txmon_tui.severity import STATE_GLYPH
 
 
 class AlertDetailScreen(ModalScreen[str | None]):

@@ -14,7 +14,8 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from txmon_tui.client import SEVERITIES
-from txmon_tui.format import SEVERITY_GLYPH, Filter
+from txmon_tui.format import Filter
+from txmon_tui.severity import GLYPH as SEVERITY_GLYPH
 
 
 class CheckList(OptionList):

@@ -49,9 +49,6 @@ class SilencesScreen(ModalScreen[None]):
             table.add_column(label)
         self.action_reload()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "remove" and self.read_only)
-
     @work(exclusive=True, group="silences")
     async def action_reload(self) -> None:
         """Fetch the silences again."""
@@ -81,7 +78,12 @@ class SilencesScreen(ModalScreen[None]):
 
     @work(exclusive=True, group="silences")
     async def action_remove(self) -> None:
-        """Remove the selected silence."""
+        """Remove the selected silence (in read-only mode, say why not)."""
+        if self.read_only:
+            self.notify(
+                "Cannot remove a silence: read-only mode", title="Read-only", severity="warning"
+            )
+            return
         table = self.query_one(DataTable)
         if not table.row_count:
             self.notify("No silence to remove", severity="warning")

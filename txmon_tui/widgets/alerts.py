@@ -6,41 +6,66 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
+from textual import events
+from textual.message import Message
 from textual.widgets.data_table import RowDoesNotExist
 
+from txmon_tui import severity
 from txmon_tui.client import Alert
-from txmon_tui.format import STATE_GLYPH, duration, hhmm, number
-from txmon_tui.messages import AlertChosen, StatusSelected
+from txmon_tui.format import duration, hhmm, number
+from txmon_tui.messages import StatusSelected
+from txmon_tui.widgets.table import KeyTable
+
+WIDE_FROM = 110  # table width from which the acknowledgement note gets a column
+NARROW_BELOW = 72  # table width below which "acked by" and the muted mark go
 
 
-def alert_style(alert: Alert) -> str:
-    """Firing high alerts read red and bold, other firing ones yellow, acknowledged ones dim."""
-    if alert.state != "firing":
-        return "dim"
-    return "bold red" if alert.severity == "high" else "yellow"
-
-
-class AlertsTable(DataTable):
+class AlertsTable(KeyTable):
     """The open alerts; enter shows one alert's detail and timeline."""
 
+    empty_reason = "no open alerts"
+
+    class AlertChosen(Message):
+        """Enter on an alert: show its detail."""
+
+        def __init__(self, alert_id: int) -> None:
+            super().__init__()
+            self.alert_id = alert_id
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", **kwargs)
+        super().__init__(**kwargs)
         self.alerts: list[Alert] = []
+        self.wide = False
+        self.narrow = False
         self._shown: tuple[Any, ...] | None = None
+        self._now: int | None = None
 
     def on_mount(self) -> None:
-        self.add_column("state", key="state")
-        self.add_column("status", key="status")
-        self.add_column("kind", key="kind")
-        self.add_column("since", key="since")
-        self.add_column("peak/exp", key="peak")
-        self.add_column("acked by", key="by")
-        self.show_placeholder()
+        self._set_columns()
 
-    def show_placeholder(self) -> None:
-        """An empty table says so."""
-        self.border_subtitle = "no open alerts" if not self.alerts else ""
+    def on_resize(self, event: events.Resize) -> None:
+        wide, narrow = event.size.width >= WIDE_FROM, event.size.width < NARROW_BELOW
+        if (wide, narrow) != (self.wide, self.narrow):
+            self.wide, self.narrow = wide, narrow
+            self._set_columns()
+
+    def _set_columns(self) -> None:
+        self.clear(columns=True)
+        columns = [
+            ("state", "state"),
+            ("status", "status"),
+            ("kind", "kind"),
+            ("since", "since"),
+            ("peak/exp", "peak"),
+        ]
+        if not self.narrow:
+            columns.append(("acked by", "by"))
+        for label, key in columns:
+            self.add_column(label, key=key)
+        if self.wide:
+            self.add_column("note", key="note")
+        self._shown = None
+        self.update_alerts(self.alerts, self._now)
 
     @property
     def selected(self) -> Alert | None:
@@ -52,48 +77,46 @@ class AlertsTable(DataTable):
 
     def update_alerts(self, alerts: Sequence[Alert], now: int | None) -> None:
         """Show these alerts (in the server's order); keeps the cursor on the same alert."""
-        key = (tuple(alerts), now)
-        if key == self._shown:
+        key = (tuple(alerts), now, severity.look_of(self.app).name)
+        if key == self._shown or not self.columns:
             return
         self._shown = key
+        self._now = now
         selected = self.selected
         self.alerts = list(alerts)
         self.clear()
+        look = severity.look_of(self.app)
         for alert in self.alerts:
-            style = alert_style(alert)
+            style = look.severity(severity.alert_severity(alert))
             since = hhmm(alert.first_seen)
             if now is not None and alert.first_seen is not None:
                 since += f" {duration(now - alert.first_seen + 60)}"
-            state = STATE_GLYPH.get(alert.state, alert.state)
-            if alert.silenced:
+            state = severity.STATE_GLYPH.get(alert.state, alert.state)
+            if alert.silenced and not self.narrow:
                 state += " (muted)"
             peak = f"{number(alert.peak_count)}/{number(alert.expected)}"
-            self.add_row(
-                Text(state, style=style),
-                Text(alert.status, style=style),
-                Text(f"{alert.kind} {alert.severity}", style=style),
-                Text(since, style=style),
-                Text(peak, style=style),
-                Text(alert.acknowledged_by or "-", style=style),
-                key=str(alert.id),
-            )
+            cells = [state, alert.status, f"{alert.kind} {alert.severity}", since, peak]
+            if not self.narrow:
+                cells.append(alert.acknowledged_by or "-")
+            if self.wide:
+                cells.append(alert.ack_note or "")
+            self.add_row(*(Text(c, style=style) for c in cells), key=str(alert.id))
         if selected is not None:
             try:
                 index = self.get_row_index(str(selected.id))
             except RowDoesNotExist:
                 index = None
             if index is not None:
-                with self.prevent(DataTable.RowHighlighted):
+                with self.prevent(KeyTable.RowHighlighted):
                     self.move_cursor(row=index, animate=False)
-        self.show_placeholder()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_data_table_row_highlighted(self, event: KeyTable.RowHighlighted) -> None:
         event.stop()
         alert = self.selected
         if self.has_focus and alert is not None:
             self.post_message(StatusSelected(alert.status))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: KeyTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.post_message(AlertChosen(int(event.row_key.value)))
+            self.post_message(self.AlertChosen(int(event.row_key.value)))

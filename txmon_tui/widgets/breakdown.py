@@ -6,21 +6,24 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from txmon_tui import severity
 from txmon_tui.client import HourProfile, Summary
 from txmon_tui.format import bar, number
-from txmon_tui.messages import StatusSelected
+from txmon_tui.messages import StatusChosen, StatusSelected
+from txmon_tui.widgets.table import KeyTable
 
 BAR_WIDTH = 10
 
 
-class BreakdownTable(DataTable):
+class BreakdownTable(KeyTable):
     """One row per status, largest first; the row cursor selects a status."""
 
+    empty_reason = "no records in the last 60 minutes"
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self._shown: tuple[Any, ...] | None = None
 
     def on_mount(self) -> None:
@@ -28,7 +31,7 @@ class BreakdownTable(DataTable):
         self.add_column("count", key="count")
         self.add_column("share", key="share")
         self.add_column("", key="bar", width=BAR_WIDTH)
-        self.add_column("normal this hour", key="normal")
+        self.add_column("normal/min", key="normal")
 
     @property
     def selected(self) -> str | None:
@@ -47,7 +50,8 @@ class BreakdownTable(DataTable):
             if (normal is None or normal.average <= 0) and st.baseline and st.baseline.expected:
                 normal = HourProfile(hour, st.baseline.expected, st.baseline.upper)
             rows.append((st.name, st.count, round(st.share, 4), normal))
-        key = (tuple(rows), summary.minutes)
+        look = severity.look_of(self.app)
+        key = (tuple(rows), summary.minutes, look.name)
         if key == self._shown:
             return
         self._shown = key
@@ -56,11 +60,11 @@ class BreakdownTable(DataTable):
         minutes = max(1, summary.minutes)
         for name, count, share, normal in rows:
             if normal is None or normal.average <= 0:
-                normal_text = Text("learning…", style="dim")
+                normal_text = Text("learning…", style=look.quiet)
             else:
-                normal_text = Text(f"~{number(normal.average)} ≤{number(normal.upper, 0)} /min")
-                if count / minutes > normal.upper:
-                    normal_text.stylize("bold red")
+                normal_text = Text(f"~{number(normal.average)} ≤{number(normal.upper, 0)}")
+                if severity.over_limit(count / minutes, normal.upper):
+                    normal_text.stylize(look.high)
             self.add_row(
                 Text(name, style="bold"),
                 Text(number(count), justify="right"),
@@ -79,13 +83,15 @@ class BreakdownTable(DataTable):
         except RowDoesNotExist:
             return
         if index != self.cursor_row:
-            with self.prevent(DataTable.RowHighlighted):
+            with self.prevent(KeyTable.RowHighlighted):
                 self.move_cursor(row=index, animate=False)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_data_table_row_highlighted(self, event: KeyTable.RowHighlighted) -> None:
         event.stop()
         if self.has_focus and event.row_key.value is not None:
             self.post_message(StatusSelected(str(event.row_key.value)))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: KeyTable.RowSelected) -> None:
         event.stop()
+        if event.row_key.value is not None:
+            self.post_message(StatusChosen(str(event.row_key.value)))

@@ -1,24 +1,23 @@
-"""The one-line status bar at the top: where, whether live, how fresh, how many alerts."""
+"""The one-line status bar at the top: how sure the screen is, and the state of the system.
+
+It says, in this order of importance: whether the data is live (or since when it is not, and
+why), how many alerts fire, and how fresh the newest record is. What it does not know it
+says it does not know (`? firing`), never a healthy-looking zero.
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
 
-from txmon_tui.format import hhmm, number
-
-CONNECTION_LOOK = {
-    "connecting": ("◌ connecting", "bold"),
-    "live": ("● live", "bold green"),
-    "paused": ("‖ paused", "bold yellow"),
-    "reconnecting": ("◌ reconnecting", "bold yellow"),
-    "unauthorized": ("✖ token rejected", "bold red"),
-}
+from txmon_tui import severity
+from txmon_tui.format import duration, hhmm, number
 
 
 @dataclass(frozen=True)
@@ -26,26 +25,54 @@ class HeaderState:
     """Everything the status bar shows."""
 
     url: str = ""
-    connection: str = "connecting"
-    retry_at: float | None = None  # monotonic time of the next attempt while reconnecting
+    connection: str = "connecting"  # connecting, live, paused, reconnecting, unauthorized
+    retry_at: float | None = None  # clock time of the next attempt while reconnecting
     problem: str = ""
+    have_data: bool = False  # at least one poll succeeded
+    last_ok: float | None = None  # clock time of the last successful poll
     newest_event_time: int | None = None
+    last_change: float | None = None  # clock time stored records were last seen to grow
     ingest_rate: float | None = None
     firing: int = 0
     acknowledged: int = 0
     read_only: bool = False
     filter: str = ""
+    stale_after: float = 300.0  # seconds: the newest record is stale beyond this age
+    poll_late_after: float = 2.0  # seconds: a poll answer is late beyond this age
+
+
+def as_of(epoch: float | None) -> str:
+    """`as of 07:31Z` for data last fetched at `epoch`."""
+    return f"as of {hhmm(int(epoch))}Z" if epoch is not None else "no data yet"
+
+
+def join_parts(parts: list[Text]) -> Text:
+    """The parts with dim separators (Text.join would make the whole line dim)."""
+    line = Text()
+    for index, part in enumerate(parts):
+        if index:
+            line.append(" │ ", style="dim")
+        line.append_text(part)
+    return line
 
 
 class StatusBar(Widget):
-    """Server URL, connection state, newest event time, ingest rate and open alerts."""
+    """Connection and freshness, open alerts, newest record, ingest rate."""
 
     DEFAULT_CSS = """
     StatusBar { height: 1; width: 1fr; }
     """
 
-    def __init__(self, url: str, *, read_only: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        clock: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.clock = clock
         self.state = HeaderState(url=url, read_only=read_only)
 
     def update_state(self, **changes: Any) -> None:
@@ -56,40 +83,153 @@ class StatusBar(Widget):
             self.refresh()
 
     def tick(self) -> None:
-        """Repaint the reconnect countdown."""
-        if self.state.connection == "reconnecting":
-            self.refresh()
+        """Repaint the ages and the countdown (called once a second)."""
+        self.refresh()
 
-    def connection_text(self) -> str:
-        """The connection part as plain text, e.g. `reconnecting in 4s`."""
-        label = CONNECTION_LOOK.get(self.state.connection, (self.state.connection, ""))[0]
-        if self.state.connection == "reconnecting" and self.state.retry_at is not None:
-            wait = max(0, math.ceil(self.state.retry_at - time.monotonic()))
-            label += f" in {wait}s" if wait else " now"
-        return label
+    # --- what the screen knows ----------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        """True when the last poll succeeded and its answer is not late."""
+        s = self.state
+        return s.connection == "live" and s.have_data and not self.poll_late
+
+    @property
+    def poll_late(self) -> bool:
+        """True when the last successful poll is older than the late threshold."""
+        s = self.state
+        if s.connection != "live" or s.last_ok is None:
+            return False
+        return self.clock() - s.last_ok > s.poll_late_after
+
+    @property
+    def event_age(self) -> float | None:
+        """Seconds from the newest record's event time to now (negative: ahead of the clock)."""
+        s = self.state
+        return None if s.newest_event_time is None else self.clock() - s.newest_event_time
+
+    @property
+    def arrival_age(self) -> float | None:
+        """Seconds since this dashboard last saw the number of stored records grow."""
+        s = self.state
+        return None if s.last_change is None else self.clock() - s.last_change
+
+    @property
+    def record_age(self) -> float | None:
+        """How old the data is: the newest event's age, unless records are seen arriving.
+
+        Senders that replay history or run ahead of real time (the demo) have event times far
+        from now; for them, the time since new records last arrived is what says whether
+        data still flows.
+        """
+        event, arrival = self.event_age, self.arrival_age
+        if event is None:
+            return None
+        if arrival is None:
+            return max(0.0, event)
+        return min(max(0.0, event), arrival)
+
+    @property
+    def stale(self) -> bool:
+        """True when the data is older than the stale threshold."""
+        age = self.record_age
+        return age is not None and age > self.state.stale_after
+
+    def connection_text(self, short: bool = False) -> str:
+        """The connection part as plain text, e.g. `✖ disconnected: connection refused`."""
+        s = self.state
+        if s.connection == "reconnecting":
+            if short:
+                return "✖ disconnected · r: retry"
+            label = "✖ disconnected" + (f": {s.problem}" if s.problem else "")
+            if s.retry_at is not None:
+                wait = max(0, math.ceil(s.retry_at - self.clock()))
+                label += f" · retry in {wait}s" if wait else " · retrying"
+            return label + " · r: retry now"
+        if s.connection == "unauthorized":
+            return "✖ token rejected" + ("" if short else f" ({s.problem})" if s.problem else "")
+        if s.connection == "connecting":
+            return "◌ connecting"
+        if s.connection == "paused":
+            return "‖ paused" + ("" if short else " · p: resume")
+        if self.poll_late and s.last_ok is not None:
+            return f"◌ no answer for {duration(self.clock() - s.last_ok)}"
+        return "● live"
+
+    # --- drawing ----------------------------------------------------------------------------
 
     def render(self) -> Text:
-        """Build the line, dropping the least important parts when narrow."""
+        """Build the line, shortening then dropping the least important parts when narrow.
+
+        Each part is (rank, long form, short form or None): at each step the parts of the
+        highest remaining rank switch to their short form, or go.
+        """
         s = self.state
-        style = CONNECTION_LOOK.get(s.connection, ("", ""))[1]
-        alerts_style = "bold red" if s.firing else ("yellow" if s.acknowledged else "green")
-        parts: list[tuple[int, Text]] = [
-            (0, Text.assemble(("txmon ", "bold"), (s.url, "underline"))),
-            (0, Text(self.connection_text(), style=style)),
-            (2, Text(f"newest {hhmm(s.newest_event_time)}Z")),
-            (3, Text(f"{number(s.ingest_rate)} rec/s" if s.ingest_rate is not None else "- rec/s")),
-            (0, Text(f"{s.firing} firing / {s.acknowledged} acked", style=alerts_style)),
+        look = severity.look_of(self.app)
+        healthy = self.live and s.connection == "live"
+        style = look.healthy if healthy else look.warning
+        parts: list[tuple[int, Text, Text | None]] = [
+            (1, Text(self.connection_text(), style), Text(self.connection_text(True), style)),
+            *self._alerts_parts(look),
         ]
+        if s.have_data and not self.live:
+            parts.append((0, Text(as_of(s.last_ok), style=look.warning), None))
+        parts.extend(self._freshness(look))
         if s.read_only:
-            parts.append((0, Text("READ-ONLY", style="reverse")))
+            parts.append((1, Text("READ-ONLY", style="reverse"), Text("RO", style="reverse")))
         if s.filter:
-            parts.append((3, Text(f"filter {s.filter}", style="italic")))
-        if s.problem and s.connection in ("reconnecting", "unauthorized"):
-            parts.append((1, Text(s.problem, style="dim")))
+            parts.append((3, Text(f"filter {s.filter}", style="italic"), None))
+        if s.have_data and s.ingest_rate is not None:
+            parts.append((4, Text(f"{number(s.ingest_rate)} rec/s"), None))
+        parts.append((3, Text.assemble(("txmon ", "bold"), s.url), None))
         width = self.size.width or 200
-        for drop in (4, 3, 2, 1):
-            line = Text(" │ ", style="dim").join(t for rank, t in parts if rank < drop)
+        line = Text()
+        for level in (5, 4, 3, 2, 1, 0):
+            shown = [long if rank < level else short for rank, long, short in parts]
+            line = join_parts([t for t in shown if t is not None])
             if line.cell_len <= width:
                 return line
         line.truncate(width, overflow="ellipsis")
         return line
+
+    def _alerts_parts(self, look: severity.Look) -> list[tuple[int, Text, Text | None]]:
+        s = self.state
+        if not s.have_data:
+            why = {"unauthorized": "token rejected", "reconnecting": "receiver unreachable"}
+            reason = why.get(s.connection, "waiting for the receiver")
+            unknown = Text("? firing", style=look.warning)
+            return [(0, unknown, None), (2, Text(f"no data: {reason}", style=look.warning), None)]
+        if s.firing:
+            firing = Text(f" {s.firing} FIRING ", style=look.high)
+        else:
+            firing = Text("0 firing", style=look.healthy if self.live else "")
+        return [(3, Text.assemble(firing, f" {s.acknowledged} acked"), firing)]
+
+    def _freshness(self, look: severity.Look) -> list[tuple[int, Text]]:
+        s = self.state
+        if not s.have_data:
+            return []
+        event, arrival = self.event_age, self.arrival_age
+        if event is None:
+            return [(0, Text("no records yet", style=look.warning), None)]
+        newest = f"newest {hhmm(s.newest_event_time)}Z"
+        if self.stale:
+            if arrival is None or arrival >= event:
+                age = duration(event)
+                text = f"STALE · {newest}, {age} ago"
+            else:
+                age = duration(arrival)
+                text = f"STALE · no new record for {age} ({newest})"
+            short = Text(f"STALE {age}", style=look.warning)
+            return [(2, Text(text, style=look.warning), short)]
+        parts: list[tuple[int, Text, Text | None]] = []
+        if 0 <= event <= s.stale_after or arrival is None:
+            age = duration(max(0.0, event))
+            parts.append((2, Text(f"{newest}, {age} ago"), Text(f"{hhmm(s.newest_event_time)}Z")))
+        else:
+            where = "ahead of this clock" if event < 0 else f"{duration(event)} behind"
+            text = f"{newest} ({where}), last new {duration(arrival)} ago"
+            parts.append((2, Text(text), Text(f"{newest}, new {duration(arrival)} ago")))
+        if s.last_ok is not None and s.connection == "live":
+            parts.append((4, Text(f"polled {duration(self.clock() - s.last_ok)} ago"), None))
+        return parts

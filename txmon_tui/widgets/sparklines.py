@@ -1,19 +1,23 @@
-"""One sparkline per status over the last hour, with current count, expected and upper limit."""
+"""One sparkline per status over the last hour, with current count, expected and upper limit.
+
+The most severe statuses come first, so a short panel still shows the incident.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
+from txmon_tui import severity
 from txmon_tui.client import Baseline
-from txmon_tui.format import SEVERITY_GLYPH, SEVERITY_STYLE, number
-from txmon_tui.messages import StatusSelected
+from txmon_tui.format import number
+from txmon_tui.messages import StatusChosen, StatusSelected
 
 
 class SparkRow(Horizontal):
@@ -29,15 +33,21 @@ class SparkRow(Horizontal):
         yield Sparkline([], classes="spark-line")
         yield Static("", classes="spark-stats")
 
-    def show(self, values: Sequence[int], baseline: Baseline | None, severity: str) -> None:
+    def show(
+        self, values: Sequence[int], baseline: Baseline | None, level: str, name_width: int
+    ) -> None:
         """Update the row; does nothing when nothing changed."""
-        key = (tuple(values), baseline, severity)
+        look = severity.look_of(self.app)
+        key = (tuple(values), baseline, level, name_width, look.name)
         if key == self._shown:
             return
         self._shown = key
         self.query_one(Sparkline).data = list(values) or [0]
         for name in ("-high", "-medium", "-low", "-normal"):
-            self.set_class(name == f"-{severity}", name)
+            self.set_class(name == f"-{level}", name)
+        label = self.query_one(".spark-name", Label)
+        label.styles.width = name_width + 1
+        label.update(Text(self.status, style=look.severity(level) or "bold"))
         now = values[-1] if values else None
         stats = Text.assemble(
             (f"{number(now):>5}", "bold"),
@@ -45,7 +55,7 @@ class SparkRow(Horizontal):
             f"{number(baseline.expected if baseline else None):>5}",
             (" up ", "dim"),
             f"{number(baseline.upper if baseline else None):>5} ",
-            (f"{SEVERITY_GLYPH.get(severity, severity):<7}", SEVERITY_STYLE.get(severity, "")),
+            look.text(f"{severity.GLYPH.get(level, level):<7}", level),
         )
         self.query_one(".spark-stats", Static).update(stats)
 
@@ -53,9 +63,14 @@ class SparkRow(Horizontal):
 class SparklinesPanel(VerticalScroll, can_focus=True):
     """Sparklines of every status; up/down moves the selected status."""
 
-    BINDINGS = [
-        Binding("up,k", "move(-1)", "Previous status", show=False, id="spark.up"),
-        Binding("down,j", "move(1)", "Next status", show=False, id="spark.down"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "choose", "Detail", key_display="⏎", id="spark.detail"),
+        Binding("up,k", "move(-1)", "Up", show=False, id="spark.up"),
+        Binding("down,j", "move(1)", "Down", show=False, id="spark.down"),
+        Binding("g,home", "move_to(0)", "First row", show=False, id="spark.first"),
+        Binding("G,end", "move_to(-1)", "Last row", show=False, id="spark.last"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="spark.page_up"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="spark.page_down"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -75,8 +90,12 @@ class SparklinesPanel(VerticalScroll, can_focus=True):
         baselines: Mapping[str, Baseline | None],
         severities: Mapping[str, str],
     ) -> None:
-        """Show these series (statuses in name order); new statuses get a new row."""
-        names = sorted(set(series) | set(baselines))
+        """Show these series, most severe first; new statuses get a new row."""
+        rank = severity.RANK
+        names = sorted(
+            set(series) | set(baselines), key=lambda n: (-rank.get(severities.get(n, ""), 0), n)
+        )
+        width = max((len(n) for n in names), default=8)
         if names != list(self.rows):
             selected = self.selected
             for row in self.rows.values():
@@ -86,15 +105,11 @@ class SparklinesPanel(VerticalScroll, can_focus=True):
             self.cursor = names.index(selected) if selected in names else 0
             self._paint_cursor()
         for name, row in self.rows.items():
+            args = (series.get(name, ()), baselines.get(name), severities.get(name, "normal"))
             if row.is_mounted:
-                row.show(series.get(name, ()), baselines.get(name), severities.get(name, "normal"))
+                row.show(*args, width)
             else:
-                self.call_after_refresh(
-                    row.show,
-                    series.get(name, ()),
-                    baselines.get(name),
-                    severities.get(name, "normal"),
-                )
+                self.call_after_refresh(row.show, *args, width)
 
     def select(self, status: str) -> None:
         """Move the cursor to `status` without announcing it."""
@@ -104,12 +119,30 @@ class SparklinesPanel(VerticalScroll, can_focus=True):
 
     def action_move(self, step: int) -> None:
         """Move the cursor and announce the selected status."""
+        if self.rows:
+            self.action_move_to((self.cursor + step) % len(self.rows))
+
+    def action_move_to(self, index: int) -> None:
+        """Move the cursor to row `index` (-1: the last) and announce the status."""
         if not self.rows:
             return
-        self.cursor = (self.cursor + step) % len(self.rows)
+        self.cursor = index % len(self.rows)
         self._paint_cursor()
         if self.selected:
             self.post_message(StatusSelected(self.selected))
+
+    def action_page(self, pages: int) -> None:
+        """Move the cursor a screenful up or down (stopping at the ends)."""
+        if self.rows:
+            step = max(1, self.scrollable_content_region.height) * pages
+            self.action_move_to(min(len(self.rows) - 1, max(0, self.cursor + step)))
+
+    def action_choose(self) -> None:
+        """Enter: the detail of the selected status's open alert."""
+        if self.selected:
+            self.post_message(StatusChosen(self.selected))
+        else:
+            self.notify("No statuses yet: nothing to show", title="Detail", severity="warning")
 
     def _paint_cursor(self) -> None:
         for index, row in enumerate(self.rows.values()):

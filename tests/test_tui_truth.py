@@ -1,0 +1,246 @@
+"""The dashboard never looks surer than it is: unknown, stale, late and disconnected states,
+against a real receiver."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from textual.pilot import Pilot
+
+from server.http import TxmonHTTPServer
+from tests.conftest import Live, free_port
+from tests.test_tui_app import (
+    START,
+    header,
+    live_app,
+    make_app,
+    minute,
+    post,
+    run,
+    seed,
+    until,
+    until_loaded,
+    wait_for_toast,
+)
+from txmon_tui.app import TxmonApp
+from txmon_tui.widgets.alerts import AlertsTable
+from txmon_tui.widgets.transactions import TransactionsTable
+
+NEWEST = START + 93 * 60  # the newest minute seed() posts
+
+
+def test_wrong_token_never_shows_zero_firing(make_receiver: Callable[..., Live]) -> None:
+    live = make_receiver(token="right")
+    seed(live)  # the receiver has a firing high alert
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, TxmonApp)
+        seen: list[str] = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            seen.append(header(app))
+            await pilot.pause(0.05)
+        assert app.connection == "unauthorized" and app.failures >= 1
+        assert not any("0 firing" in line for line in seen), seen
+        assert "? firing" in seen[-1] and "token rejected" in seen[-1]
+        assert "no data: token rejected" in str(app.query_one(AlertsTable).border_subtitle)
+        await pilot.press("a")
+        await wait_for_toast(pilot, "Cannot acknowledge: no data: token rejected")
+
+    run(live_app(live, token="wrong"), scenario)
+
+
+def test_data_forty_minutes_old_is_called_stale_with_its_age(live: Live) -> None:
+    seed(live)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        assert "STALE · newest" in header(app) and "40m ago" in header(app)
+        assert app.body.has_class("-stale")
+
+    run(live_app(live, clock=lambda: NEWEST + 40 * 60 + 30), scenario)
+
+
+def test_fresh_data_shows_its_age_and_is_not_dimmed(live: Live) -> None:
+    seed(live)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        assert "STALE" not in header(app) and "1m ago" in header(app)
+        assert "● live" in header(app) and not app.body.has_class("-stale")
+
+    run(live_app(live, clock=lambda: NEWEST + 90), scenario)
+
+
+def test_records_still_arriving_are_not_stale_however_old_their_time(live: Live) -> None:
+    """A sender catching up on history (the demo's first minutes) is live, not stale."""
+    seed(live)
+    now = [NEWEST + 3 * 3600]
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        assert "STALE" in header(app)
+        post(live.client, minute(94, 117, 6))
+        await until(pilot, lambda: "STALE" not in header(app))
+        assert "behind), last new" in header(app)
+        now[0] += 301  # then nothing more arrives for five minutes
+        await until(pilot, lambda: "STALE · no new record for 5m" in header(app))
+
+    run(live_app(live, clock=lambda: now[0]), scenario)
+
+
+class Gate:
+    """A TCP forwarder to the receiver that can stop answering (hang) or go away (close)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.hung = threading.Event()
+        self.running = threading.Event()
+        self.sockets: list[socket.socket] = []
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        listener.settimeout(0.05)
+        self.running.set()
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        with listener:
+            while self.running.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                client.settimeout(None)
+                self.sockets += [client, upstream]
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                if not self.hung.is_set():  # a hung receiver reads and never answers
+                    b.sendall(data)
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        self.running.clear()
+        time.sleep(0.1)
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.sockets.clear()
+
+
+def test_a_hung_receiver_leaves_live_within_one_poll_timeout(live: Live) -> None:
+    seed(live)
+    gate = Gate(live.server.server_address[1])
+    gate.start()
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        await until(pilot, lambda: "● live" in header(app))
+        gate.hung.set()
+        hung_at = time.monotonic()
+        await until(pilot, lambda: "● live" not in header(app), timeout=10)
+        assert time.monotonic() - hung_at < app.client._timeout()
+        assert "no answer for" in header(app)
+        await until(pilot, lambda: app.body.has_class("-stale"), timeout=2)
+
+    started = time.monotonic()
+    try:
+        run(make_app(gate.url, clock=lambda: NEWEST + time.monotonic() - started), scenario)
+    finally:
+        gate.stop()
+
+
+def test_receiver_back_is_live_within_five_seconds(live: Live) -> None:
+    seed(live)
+    port = live.server.server_address[1]
+    gate = Gate(port)
+    gate.start()
+    second: list[TxmonHTTPServer] = []
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        live.server.shutdown()
+        live.server.server_close()
+        gate.stop()
+        await until(pilot, lambda: app.connection == "reconnecting")
+        await until(pilot, lambda: app.failures >= 4, timeout=20)  # the back-off is at its cap
+        line = header(app)
+        assert "disconnected" in line and "r: retry now" in line and "as of" in line
+        assert "as of" in str(app.query_one(TransactionsTable).border_title)
+        server = TxmonHTTPServer(replace(live.config, port=port), live.receiver)
+        second.append(server)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+        gate.start()
+        back = time.monotonic()
+        await until(pilot, lambda: app.connection == "live", timeout=10)
+        assert time.monotonic() - back < 5.0
+        assert "as of" not in header(app)
+
+    try:
+        run(make_app(gate.url), scenario)
+    finally:
+        gate.stop()
+        for server in second:
+            server.shutdown()
+            server.server_close()
+
+
+def test_first_run_shows_how_to_send_data_then_the_rows(live: Live) -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, TxmonApp)
+        await until(pilot, lambda: app.polls >= 1)
+        guide = str(app.guide.render())
+        assert app.guide.display and not app.table.display
+        assert "curl -s -X POST" in guide and "txmon-server generate --url" in guide
+        assert live.url in guide
+        post(live.client, minute(0, 117, 6))
+        await until(pilot, lambda: app.table.display and app.table.row_count == 2)
+        assert not app.guide.display
+
+    run(live_app(live), scenario)
+
+
+def test_enter_on_an_empty_alerts_panel_says_why(live: Live) -> None:
+    post(live.client, minute(0, 117, 6))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        assert app.query_one(AlertsTable).has_focus
+        await pilot.press("enter")
+        await wait_for_toast(pilot, "Nothing to show: no open alerts")
+
+    run(live_app(live), scenario)
+
+
+def test_at_most_two_notifications_at_once(live: Live) -> None:
+    seed(live)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        for key in ("r", "r", "r", "r"):
+            await pilot.press(key)
+        await pilot.pause()
+        await pilot.pause()
+        assert len(app.seen_toasts) >= 4  # type: ignore[attr-defined]
+        assert len(app._notifications) <= 2
+
+    run(live_app(live), scenario)
