@@ -11,7 +11,7 @@ from rich.style import Style
 from textual.pilot import Pilot
 
 from tests.conftest import Live
-from tests.test_tui_app import START, live_app, run, seed, until, until_loaded
+from tests.tui.test_tui_app import START, live_app, run, seed, until, until_loaded
 from txmon_tui import severity
 from txmon_tui.client import Alert
 from txmon_tui.widgets.alerts import AlertsTable

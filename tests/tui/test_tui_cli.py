@@ -18,7 +18,7 @@ from tests.conftest import free_port
 from txmon_tui.cli import build_parser, main, settings_from
 from txmon_tui.config import DEFAULT_URL, SettingsError, default_user, resolve
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults() -> None:

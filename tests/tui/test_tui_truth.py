@@ -12,9 +12,9 @@ from dataclasses import replace
 
 from textual.pilot import Pilot
 
-from server.http import TxmonHTTPServer
+from server.api.server import TxmonHTTPServer
 from tests.conftest import Live, free_port
-from tests.test_tui_app import (
+from tests.tui.test_tui_app import (
     START,
     header,
     live_app,

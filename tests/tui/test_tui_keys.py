@@ -8,7 +8,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import Live
-from tests.test_tui_app import (
+from tests.tui.test_tui_app import (
     header,
     live_app,
     minute,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Live, free_port
-from tests.test_tui_app import seed
+from tests.tui.test_tui_app import seed
 from txmon_tui.client import ApiError, TxmonClient, Unauthorized, Unreachable
 
 
