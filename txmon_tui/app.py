@@ -28,20 +28,11 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from txmon_tui import severity
-from txmon_tui.client import (
-    Alert,
-    ApiError,
-    Series,
-    Summary,
-    Transaction,
-    TxmonClient,
-    TxmonError,
-    Unauthorized,
-    Unreachable,
-)
+from txmon_tui.client import ApiError, TxmonClient, TxmonError, Unauthorized, Unreachable
 from txmon_tui.config import Settings
 from txmon_tui.format import Filter, hhmm
 from txmon_tui.messages import StatusChosen, StatusSelected
+from txmon_tui.models import Alert, Series, Summary, Transaction
 from txmon_tui.screens.ack_note import AckNoteScreen
 from txmon_tui.screens.alert_detail import AlertDetailScreen
 from txmon_tui.screens.confirm import ConfirmScreen

@@ -22,7 +22,8 @@ from typing import Protocol
 
 from rich.text import Text
 
-RANK = {"normal": 0, "low": 1, "medium": 2, "high": 3}
+SEVERITIES = ("high", "medium", "low", "normal")  # worst first: the order, defined once here
+RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
 # Severity is always written as well as styled, so it reads in any colour mode.
 GLYPH = {"high": "▲▲ HIGH", "medium": "▲ med", "low": "· low", "normal": "  ok"}
 STATE_GLYPH = {"firing": "● FIRING", "acknowledged": "◐ acked", "resolved": "○ resolved"}

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from tests.conftest import Live
 from tests.tui.test_tui_app import START, live_app, run, seed, until, until_loaded
 from txmon_tui import severity
-from txmon_tui.client import Alert
+from txmon_tui.models import Alert
 from txmon_tui.widgets.alerts import AlertsTable
 from txmon_tui.widgets.transactions import TransactionsTable
 

@@ -8,8 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from txmon_tui.client import Alert
 from txmon_tui.format import number
+from txmon_tui.models import Alert
 
 
 class AckNoteScreen(ModalScreen[str | None]):

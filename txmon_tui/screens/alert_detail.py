@@ -13,8 +13,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
-from txmon_tui.client import Alert, TxmonClient, TxmonError
+from txmon_tui.client import TxmonClient, TxmonError
 from txmon_tui.format import duration, full_time, number
+from txmon_tui.models import Alert
 from txmon_tui.severity import STATE_GLYPH
 
 

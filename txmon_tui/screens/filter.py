@@ -13,9 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from txmon_tui.client import SEVERITIES
 from txmon_tui.format import Filter
 from txmon_tui.severity import GLYPH as SEVERITY_GLYPH
+from txmon_tui.severity import SEVERITIES
 
 
 class CheckList(OptionList):

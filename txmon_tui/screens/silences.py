@@ -12,8 +12,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from txmon_tui.client import Silence, TxmonClient, TxmonError
+from txmon_tui.client import TxmonClient, TxmonError
 from txmon_tui.format import duration, hhmm
+from txmon_tui.models import Silence
 
 
 class SilencesScreen(ModalScreen[None]):

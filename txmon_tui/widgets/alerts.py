@@ -11,9 +11,9 @@ from textual.message import Message
 from textual.widgets.data_table import RowDoesNotExist
 
 from txmon_tui import severity
-from txmon_tui.client import Alert
 from txmon_tui.format import duration, hhmm, number
 from txmon_tui.messages import StatusSelected
+from txmon_tui.models import Alert
 from txmon_tui.widgets.table import KeyTable
 
 WIDE_FROM = 110  # table width from which the acknowledgement note gets a column

@@ -9,9 +9,9 @@ from rich.text import Text
 from textual.widgets.data_table import RowDoesNotExist
 
 from txmon_tui import severity
-from txmon_tui.client import HourProfile, Summary
 from txmon_tui.format import bar, number
 from txmon_tui.messages import StatusChosen, StatusSelected
+from txmon_tui.models import HourProfile, Summary
 from txmon_tui.widgets.table import KeyTable
 
 BAR_WIDTH = 10

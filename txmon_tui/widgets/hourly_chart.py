@@ -8,7 +8,7 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
-from txmon_tui.client import HourProfile
+from txmon_tui.models import HourProfile
 
 
 def count_ticks(top: float, most: int = 5) -> list[int]:

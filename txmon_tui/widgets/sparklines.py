@@ -15,9 +15,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
 from txmon_tui import severity
-from txmon_tui.client import Baseline
 from txmon_tui.format import number
 from txmon_tui.messages import StatusChosen, StatusSelected
+from txmon_tui.models import Baseline
 
 
 class SparkRow(Horizontal):

@@ -13,9 +13,9 @@ from textual.markup import escape
 from textual.message import Message
 
 from txmon_tui import severity
-from txmon_tui.client import Transaction
 from txmon_tui.format import bar, day_hhmm, hhmm, number
 from txmon_tui.messages import StatusSelected
+from txmon_tui.models import Transaction
 from txmon_tui.widgets.table import KeyTable
 
 ROW_LIMIT = 1000
