@@ -14,7 +14,6 @@ import sys
 import termios
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -32,7 +31,8 @@ from txmon_tui.client import ApiError, TxmonClient, TxmonError, Unauthorized, Un
 from txmon_tui.config import Settings
 from txmon_tui.format import Filter, hhmm
 from txmon_tui.messages import StatusChosen, StatusSelected
-from txmon_tui.models import Alert, Series, Summary, Transaction
+from txmon_tui.models import Alert, Summary, Transaction
+from txmon_tui.poller import AUTH_BACKOFF, Latest, backoff, fetch, remember
 from txmon_tui.screens.ack_note import AckNoteScreen
 from txmon_tui.screens.alert_detail import AlertDetailScreen
 from txmon_tui.screens.confirm import ConfirmScreen
@@ -47,12 +47,8 @@ from txmon_tui.widgets.header import StatusBar, as_of
 from txmon_tui.widgets.hourly_chart import HourlyChart
 from txmon_tui.widgets.sparklines import SparklinesPanel
 from txmon_tui.widgets.table import KeyTable
-from txmon_tui.widgets.transactions import ROW_LIMIT, TransactionsTable
+from txmon_tui.widgets.transactions import TransactionsTable
 
-WINDOW_MINUTES = 60
-ALERTS_EVERY = 10.0  # seconds: re-read alerts even when nothing else changed (others may act)
-MAX_BACKOFF = 2.0  # seconds between attempts while the receiver is unreachable
-AUTH_BACKOFF = 5.0  # seconds between attempts while the token is rejected
 HEALTH_TIMEOUT = 2.0  # the /healthz probe while reconnecting
 MAX_TOASTS = 2
 TOAST_SECONDS, MAX_TOAST_SECONDS = 4.0, 6.0
@@ -102,24 +98,6 @@ NO_DATA = """\
 Nothing is known about the receiver yet: {why}.
 
 {hint}"""
-
-
-@dataclass
-class Latest:
-    """The last data the receiver gave us (kept on screen, marked `as of`, when it is not)."""
-
-    summary: Summary | None = None
-    series: Series | None = None
-    alerts: list[Alert] = field(default_factory=list)
-    last_id: int | None = None
-    alerts_at: float = 0.0
-    ok_at: float | None = None  # clock time of the last successful poll
-    changed_at: float | None = None  # clock time stored records were last seen to grow
-
-
-def backoff(failures: int, interval: float, cap: float = MAX_BACKOFF) -> float:
-    """Seconds to wait after `failures` failed polls in a row: doubling, capped at `cap`."""
-    return min(cap, max(interval, 0.5) * 2 ** min(failures - 1, 8))
 
 
 class PanelBar(Static):
@@ -452,51 +430,14 @@ class TxmonApp(App[None]):
 
     async def poll_once(self) -> None:
         """Fetch what changed since the last poll and show it."""
-        client, latest, full = self.client, self.latest, self._full
-        self._full = False
+        full, self._full = self._full, False
         generation = self._filter_generation
-        summary, rows = await asyncio.gather(
-            client.summary(WINDOW_MINUTES),
-            client.transactions(
-                after_id=latest.last_id,
-                limit=ROW_LIMIT,
-                statuses=self.filter.statuses,
-                severities=self.filter.severities,
-            ),
-        )
-        before = latest.summary
-        data_changed = (
-            full
-            or before is None
-            or latest.series is None
-            or (summary.records_stored, summary.newest_event_time, summary.total)
-            != (before.records_stored, before.newest_event_time, before.total)
-        )
-        alerts_changed = (
-            data_changed
-            or (summary.firing, summary.acknowledged) != (before.firing, before.acknowledged)
-            or time.monotonic() - latest.alerts_at > ALERTS_EVERY
-        )
-        series, alerts = await asyncio.gather(
-            client.series(WINDOW_MINUTES) if data_changed else _none(),
-            client.alerts("open") if alerts_changed else _none(),
-        )
-        now = self.clock()
-        if before is not None and summary.records_stored != before.records_stored:
-            latest.changed_at = now
-        latest.summary = summary
-        latest.ok_at = now
-        if series is not None:
-            latest.series = series
-        if alerts is not None:
-            latest.alerts = alerts
-            latest.alerts_at = time.monotonic()
+        poll = await fetch(self.client, self.latest, self.filter, full=full)
+        remember(self.latest, poll, self.clock(), rows=generation == self._filter_generation)
         if generation == self._filter_generation:
-            if rows:
-                latest.last_id = max(latest.last_id or 0, max(r.id for r in rows))
-            self._show_rows(rows)
+            self._show_rows(poll.rows)
         self.polls += 1
-        self._show(data_changed or alerts is not None)
+        self._show(poll.data_changed or poll.alerts is not None)
 
     def _show_rows(self, rows: list[Transaction]) -> None:
         if rows:
@@ -1111,10 +1052,6 @@ class TxmonApp(App[None]):
     async def action_quit(self) -> None:
         """Leave the dashboard."""
         self.exit()
-
-
-async def _none() -> None:
-    return None
 
 
 def _terminal_fd() -> int | None:
