@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +18,7 @@ from textual.pilot import Pilot
 from server.api.server import TxmonHTTPServer
 from server.config import NotifyConfig
 from tests.conftest import Live, free_port
+from tests.tui.gate import Gate
 from txmon_tui import severity
 from txmon_tui.app import TxmonApp
 from txmon_tui.config import Settings
@@ -573,64 +572,10 @@ def test_small_terminal_is_compact_and_too_small_says_so(live: Live) -> None:
 # --- the receiver going away -------------------------------------------------------------------
 
 
-class Proxy:
-    """A TCP forwarder on its own port: stopping it drops kept-alive connections too."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.sockets: list[socket.socket] = []
-        self.running = threading.Event()
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen()
-        listener.settimeout(0.05)
-        self.running.set()
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        with listener:
-            while self.running.is_set():
-                try:
-                    client, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-                client.settimeout(None)
-                self.sockets += [client, upstream]
-                for a, b in ((client, upstream), (upstream, client)):
-                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (a, b):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        self.running.clear()
-        time.sleep(0.1)  # the accept loop notices within its 0.05 s timeout
-        for sock in self.sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self.sockets.clear()
-
-
 def test_receiver_restart_shows_reconnecting_then_recovers(live: Live) -> None:
     seed(live)
     port = live.server.server_address[1]
-    proxy = Proxy(port)
+    proxy = Gate(port)
     proxy.start()
     second: list[TxmonHTTPServer] = []
 

@@ -3,8 +3,6 @@ against a real receiver."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +11,8 @@ from dataclasses import replace
 from textual.pilot import Pilot
 
 from server.api.server import TxmonHTTPServer
-from tests.conftest import Live, free_port
+from tests.conftest import Live
+from tests.tui.gate import Gate
 from tests.tui.test_tui_app import (
     START,
     header,
@@ -93,57 +92,6 @@ def test_records_still_arriving_are_not_stale_however_old_their_time(live: Live)
         await until(pilot, lambda: "STALE · no new record for 5m" in header(app))
 
     run(live_app(live, clock=lambda: now[0]), scenario)
-
-
-class Gate:
-    """A TCP forwarder to the receiver that can stop answering (hang) or go away (close)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.hung = threading.Event()
-        self.running = threading.Event()
-        self.sockets: list[socket.socket] = []
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen()
-        listener.settimeout(0.05)
-        self.running.set()
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        with listener:
-            while self.running.is_set():
-                try:
-                    client, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-                client.settimeout(None)
-                self.sockets += [client, upstream]
-                for a, b in ((client, upstream), (upstream, client)):
-                    threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                if not self.hung.is_set():  # a hung receiver reads and never answers
-                    b.sendall(data)
-        except OSError:
-            pass
-
-    def stop(self) -> None:
-        self.running.clear()
-        time.sleep(0.1)
-        for sock in self.sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self.sockets.clear()
 
 
 def test_a_hung_receiver_leaves_live_within_one_poll_timeout(live: Live) -> None:
