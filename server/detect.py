@@ -39,7 +39,7 @@ class DetectConfig:
     rise_clip_score: float = 1.0  # ...and rises of drop-judged statuses beyond this one
     low: float = 3.0  # score thresholds of the per-minute test
     medium: float = 4.0
-    high: float = 5.0
+    high: float = 4.5
     spike_min_ratio: float = 1.5  # a spike must also be this many times the expected count
     spike_min_count: int = 3  # ...and a sum of minutes must hold at least this many
     drop_min_fraction: float = 0.3  # a drop must also be this far below the expected count
@@ -47,10 +47,10 @@ class DetectConfig:
     spike_exempt: tuple[str, ...] = ("approved",)  # statuses never judged for rises
     count_window: int = 180  # minutes behind a status's own count level (rises, count view)
     windows: tuple[int, ...] = (1, 3, 5, 15, 60)  # sums of the last W minutes judged together
-    tail_count: float = 3.0  # normal minutes in memory a window's calibrated limit may exceed
-    tail_margin: float = 1.2  # a window's limit is at least this times its learned tail score
+    tail_days: float = 3650.0  # a normal minute passes a window's learned limit once in this
+    tail_base: float = 2.5  # scores above this one shape the learned tails
     tail_memory_days: float = 14.0  # e-folding time of the learned score distributions
-    tail_alert_weight: float = 0.5  # weight, in those distributions, of a minute opening an alert
+    tail_alert_weight: float = 0.0  # weight, in those distributions, of a minute opening an alert
     shape_prior: float = 0.05  # count per minute added to each hour before forming shapes
     freeze_minutes: int = 120  # an open alert keeps its minutes out of the baselines this long
     open_medium_k: int = 3  # medium in k of the last n minutes opens an alert
@@ -100,8 +100,8 @@ class DetectConfig:
             raise ValueError("[detect] windows must be a non-empty list of positive minutes")
         if list(self.windows) != sorted(set(self.windows)):
             raise ValueError("[detect] windows must be strictly increasing")
-        if self.tail_margin < 1 or self.tail_memory_days <= 0:
-            raise ValueError("[detect] tail_margin must be >= 1 and tail_memory_days > 0")
+        if self.tail_days <= 0 or self.tail_memory_days <= 0:
+            raise ValueError("[detect] tail_days and tail_memory_days must be greater than 0")
         if self.dispersion_floor <= 0:
             raise ValueError("[detect] dispersion_floor must be greater than 0")
 
@@ -540,44 +540,55 @@ class Evidence:
 
 
 class Tail:
-    """What a status's scores on one window normally reach: a decayed histogram above 2.
+    """How far one window's scores normally reach, for one status: a learned tail.
 
-    `limit` is the score that normal minutes (those without an open alert) exceeded about
-    `count` times within the memory; the engine judges the window against `margin` times it
-    when that is above the configured thresholds, so a bursty series must be rarer than its
-    own past to page. Bins are 0.25 wide; scores below 2 are not kept (they never matter).
+    Scores above `base` are summarised by their decayed count and the mean of (z^2 - base^2);
+    `clock` counts every judged minute (shared by the windows of one status). The tail is
+    taken as P(score > t) = rate x exp(-(t^2 - base^2) / (2 s2)), which is the normal tail when
+    s2 = 1 and longer when the series is bursty; `limit` is the t that a normal minute passes
+    once in `days` days. It starts from a day of a standard normal, so a status with little
+    history is judged on the configured thresholds alone.
     """
 
-    __slots__ = ("bins", "count", "limit")
+    __slots__ = ("base", "clock", "count", "excess", "limit", "log_p")
 
-    BINS = 120
-    LOW = 2.0
-    WIDTH = 0.25
-
-    def __init__(self, count: float) -> None:
-        self.bins = [0.0] * self.BINS
-        self.count = count
-        self.limit = self.LOW
+    def __init__(self, clock: list[float], base: float, days: float) -> None:
+        self.clock = clock
+        self.base = base
+        rate = 0.5 * math.erfc(base / math.sqrt(2.0))
+        self.count = _PRIOR_MINUTES * rate
+        self.excess = self.count * 2.0  # E[z^2 - base^2 | z > base] is about 2 for a normal
+        self.log_p = math.log(1.0 / (days * 1440.0))
+        self.limit = base
+        self.refresh()
 
     def add(self, z: float, weight: float = 1.0) -> None:
-        """Account one minute's score."""
-        if z < self.LOW:
-            return
-        i = int((z - self.LOW) / self.WIDTH)
-        self.bins[i if i < self.BINS else self.BINS - 1] += weight
-        if z >= self.limit:
+        """Account one minute's score (the engine counts the minute on `clock` itself)."""
+        if z > self.base:
+            self.count += weight
+            self.excess += weight * (z * z - self.base * self.base)
             self.refresh()
 
     def decay(self, factor: float) -> None:
-        """Age every count by `factor` (the engine calls this once a day)."""
-        self.bins = [b * factor for b in self.bins]
+        """Age the counts by `factor` (the engine calls this once a day for each tail)."""
+        self.count *= factor
+        self.excess *= factor
         self.refresh()
 
     def refresh(self) -> None:
-        acc = 0.0
-        for i in range(self.BINS - 1, -1, -1):
-            acc += self.bins[i]
-            if acc > self.count:
-                self.limit = self.LOW + (i + 1) * self.WIDTH
-                return
-        self.limit = self.LOW
+        """Recompute `limit` from the counts."""
+        n = self.clock[0]
+        if self.count <= 0.0 or n <= 0.0:
+            self.limit = self.base
+            return
+        s2 = 0.5 * self.excess / self.count
+        gap = math.log(self.count / n) - self.log_p
+        self.limit = math.sqrt(self.base * self.base + 2.0 * s2 * gap) if gap > 0 else self.base
+
+
+def tail_clock() -> list[float]:
+    """A fresh minute counter for the tails of one status, with the prior's day in it."""
+    return [_PRIOR_MINUTES]
+
+
+_PRIOR_MINUTES = 1440.0

@@ -36,6 +36,7 @@ from server.detect import (
     score,
     severity_of,
     surely_within,
+    tail_clock,
 )
 from server.records import Record
 
@@ -65,6 +66,7 @@ class _Status:
     __slots__ = (
         "dense",
         "drop",
+        "drop_clock",
         "drop_tails",
         "evidence",
         "evidence_epoch",
@@ -88,6 +90,7 @@ class _Status:
         "rate_fit",
         "rate_up_mu",
         "rate_upper",
+        "rise_clock",
         "rise_tails",
         "settled",
         "spike",
@@ -127,8 +130,11 @@ class _Status:
         # residual, the expectation and its square, and their weight.
         self.phi_level = [0.0, 0.0, 0.0, 0.0]
         self.phi_rate = [0.0, 0.0, 0.0, 0.0]
-        self.rise_tails = [Tail(cfg.tail_count) for _ in cfg.windows] if self.spike else []
-        self.drop_tails = [Tail(cfg.tail_count) for _ in cfg.windows] if self.drop else []
+        self.rise_clock = tail_clock()
+        self.drop_clock = tail_clock()
+        base, days = cfg.tail_base, cfg.tail_days
+        self.rise_tails = [Tail(self.rise_clock, base, days) for _ in cfg.windows] * self.spike
+        self.drop_tails = [Tail(self.drop_clock, base, days) for _ in cfg.windows] * self.drop
         self.level_mu = 0.0
         self.level_upper: float | None = None
         self.level_x: int | None = None  # last count scored against level_mu, and its score
@@ -251,7 +257,6 @@ class Engine:
         self._recent = next(
             (j for j, w in enumerate(config.windows) if w >= 3), len(config.windows) - 1
         )
-        self._margin = config.tail_margin
         self._alert_weight = config.tail_alert_weight
         self._learn_delay = max(config.windows) * b
         self._phi_keep = 1.0 - 1.0 / (config.dispersion_days * 1440)
@@ -395,7 +400,7 @@ class Engine:
         """How far the learned tail of window 1 lifts the per-minute thresholds."""
         if not tails:
             return 0.0
-        off = tails[0].limit * self._margin - self._high
+        off = tails[0].limit - self._high
         return off if off > 0.0 else 0.0
 
     def _observe(self, st: _Status, m: int, buf: _Minute, late: bool = False) -> list[AlertEvent]:
@@ -494,7 +499,6 @@ class Engine:
         r = self._recent
         high = self._high
         cap = self._medium - 1e-6  # just below medium
-        margin = self._margin
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
         if rise_fits:
@@ -525,7 +529,7 @@ class Engine:
                     tail = tails[j]
                     if learn:
                         seen.append((tail, z))
-                    off = tail.limit * margin - high
+                    off = tail.limit - high
                     e = z - off if off > 0.0 else z
                     if cap < e < high and windows[j] > 1:
                         e = cap  # a sum of minutes opens at high; `medium` is per minute
@@ -558,7 +562,7 @@ class Engine:
                     tail = tails[j]
                     if learn:
                         seen.append((tail, z))
-                    off = tail.limit * margin - high
+                    off = tail.limit - high
                     e = z - off if off > 0.0 else z
                     if cap < e < high and windows[j] > 1:
                         e = cap
@@ -566,9 +570,18 @@ class Engine:
                         dbest = e
             if dbest > best or not st.spike:
                 best, mu_best, kind = dbest, mus[d], "drop"
-        if ev.pushes % 1440 == 0:
+        st.rise_clock[0] += 1.0
+        st.drop_clock[0] += 1.0
+        if ev.pushes % 60 == 0:
+            decay = ev.pushes % 1440 == 0
+            if decay:
+                st.rise_clock[0] *= self._tail_decay
+                st.drop_clock[0] *= self._tail_decay
             for tail in st.rise_tails + st.drop_tails:
-                tail.decay(self._tail_decay)
+                if decay:
+                    tail.decay(self._tail_decay)
+                else:
+                    tail.refresh()
         sev = severity_of(best, self.config)
         # Normal minutes teach the tails what this status does; a minute that may open an
         # alert teaches them too, with less weight, so a pattern that keeps coming back
