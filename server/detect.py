@@ -271,7 +271,7 @@ class HourProfile:
         self._cur_n = 0
         self._cache: dict[int, tuple[list[float], float] | None] = {}
         # shape() by minute: the engine asks for the same few minutes again and again.
-        self._shapes: dict[int, tuple[float, float, float]] = {}
+        self._shapes: dict[int, tuple[float, float, float, float]] = {}
         # Changes when a day type's profile appears or turns typed: shapes learned before
         # are then on another scale (the engine re-weighs its level windows).
         self.epoch = 0
@@ -330,11 +330,12 @@ class HourProfile:
         """Relative level of this time of day (1.0 = daily average; 1.0 without a full day)."""
         return self.shapes(minute)[0]
 
-    def shapes(self, minute: int) -> tuple[float, float, float]:
-        """(shape, lower, upper): the interpolated shape, and the lower and higher of it and
-        the shape of this hour alone. A traffic step at an hour boundary (a shop opening) is
-        then not half-expected in the half hour before it: rises are judged against the upper
-        one, drops against the lower one."""
+    def shapes(self, minute: int) -> tuple[float, float, float, float]:
+        """(shape, lower, upper, daily mean): the interpolated shape, the lower and higher of
+        it and the shape of this hour alone, and the mean count per minute of the day type
+        (0.0 without a full day). A traffic step at an hour boundary (a shop opening) is then
+        not half-expected in the half hour before it: rises are judged against the upper
+        shape, drops against the lower one."""
         value = self._shapes.get(minute)
         if value is None:
             if len(self._shapes) >= _SHAPES_KEPT:
@@ -344,15 +345,16 @@ class HourProfile:
 
     def daily_mean(self, minute: int) -> float | None:
         """Mean count per minute over the day type of this minute, None without a full day."""
-        prof = self._profile(_weekend(minute))
-        return None if prof is None else prof[1]
+        mean = self.shapes(minute)[3]
+        return mean if mean > 0.0 else None
 
-    def _shape(self, minute: int) -> tuple[float, float, float]:
+    def _shape(self, minute: int) -> tuple[float, float, float, float]:
         prof = self._profile(_weekend(minute))
         if prof is None:
-            return 1.0, 1.0, 1.0
+            return 1.0, 1.0, 1.0, 0.0
         values, mean = prof
         prior = self._prior  # shrinks the shapes of a sparse status towards flat
+        daily = mean
         mean += prior
         pos = (minute % 86400) / 3600.0 - 0.5
         h0 = math.floor(pos)
@@ -360,7 +362,9 @@ class HourProfile:
         v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
         shape = max((v + prior) / mean, 0.02)
         step = max((values[(minute % 86400) // 3600] + prior) / mean, 0.02)
-        return (shape, step, shape) if step < shape else (shape, shape, step)
+        if step < shape:
+            return shape, step, shape, daily
+        return shape, shape, step, daily
 
 
 def _weekend(epoch: int) -> int:
@@ -486,7 +490,19 @@ class Evidence:
     falls out of its window. The ring is as long as the longest window.
     """
 
-    __slots__ = ("k", "mus", "n", "pos", "pushes", "ring", "smu", "sx", "windows", "xs")
+    __slots__ = (
+        "held",
+        "k",
+        "leaving",
+        "mus",
+        "pos",
+        "pushes",
+        "ring",
+        "smu",
+        "sx",
+        "windows",
+        "xs",
+    )
 
     def __init__(self, windows: tuple[int, ...], k: int) -> None:
         self.windows = windows
@@ -497,24 +513,25 @@ class Evidence:
         self.sx = [0.0] * len(windows)
         self.smu = [[0.0] * len(windows) for _ in range(k)]
         self.pos = 0
-        self.n = 0
         self.pushes = 0
+        self.held = [0] * len(windows)  # minutes each window really holds (not absorbed)
+        self.leaving = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
 
     def push(self, x: float, mus: tuple[float, ...]) -> None:
         """Add one minute: its count and its expected count under each of the k views."""
         ring, pos, xs = self.ring, self.pos, self.xs
-        sx = self.sx
-        for j, w in enumerate(self.windows):
-            sx[j] += x - xs[(pos - w) % ring]
+        leaving = self.leaving[pos]  # ring index of the value each window drops now
+        self.sx = [s + x - xs[i] for s, i in zip(self.sx, leaving, strict=True)]
         xs[pos] = x
-        for series, sums, mu in zip(self.mus, self.smu, mus, strict=True):
-            for j, w in enumerate(self.windows):
-                sums[j] += mu - series[(pos - w) % ring]
+        smu = self.smu
+        for k, (series, mu) in enumerate(zip(self.mus, mus, strict=True)):
+            smu[k] = [s + mu - series[i] for s, i in zip(smu[k], leaving, strict=True)]
             series[pos] = mu
-        self.pos = (pos + 1) % ring
-        if self.n < ring:
-            self.n += 1
+        self.pos = pos + 1 if pos + 1 < ring else 0
         self.pushes += 1
+        held = self.held
+        if held[-1] < self.ring:
+            self.held = [min(w, h + 1) for w, h in zip(self.windows, held, strict=True)]
         if self.pushes % 4096 == 0:
             self._resync()
 
@@ -524,10 +541,11 @@ class Evidence:
         """
         zero = [0.0] * self.ring
         self.xs[:] = zero
-        self.sx[:] = [0.0] * len(self.windows)
-        for series, sums in zip(self.mus, self.smu, strict=True):
+        self.sx = [0.0] * len(self.windows)
+        for series in self.mus:
             series[:] = zero
-            sums[:] = [0.0] * len(self.windows)
+        self.smu = [[0.0] * len(self.windows) for _ in self.mus]
+        self.held = [0] * len(self.windows)
 
     def _resync(self) -> None:
         """Recompute the sums from the ring, so float rounding cannot pile up."""
@@ -535,7 +553,7 @@ class Evidence:
         for j, w in enumerate(self.windows):
             idx = [(pos - 1 - i) % ring for i in range(min(w, ring))]
             self.sx[j] = float(sum(self.xs[i] for i in idx))
-            for series, sums in zip(self.mus, self.smu, strict=True):
+            for sums, series in zip(self.smu, self.mus, strict=True):
                 sums[j] = max(0.0, sum(series[i] for i in idx))
 
 

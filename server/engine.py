@@ -83,7 +83,9 @@ class _Status:
         "level_z",
         "name",
         "pending",
+        "phi_l",
         "phi_level",
+        "phi_r",
         "phi_rate",
         "profile",
         "rate",
@@ -120,7 +122,7 @@ class _Status:
         self.dense = False  # has sent an explicit 0: its absence means no data, not zero
         self.gaps = False  # was absent from a live bucket while a zero was plausible
         # Window sums: views (count, rate) for rises, then (drop) for falls.
-        self.evidence = Evidence(cfg.windows, 2 * self.spike + self.drop + 1)
+        self.evidence = Evidence(cfg.windows, 2 * self.spike + self.drop)
         self.evidence_minute = -1
         self.evidence_epoch = 0
         # Window scores waiting to teach the tails, (minute, [(tail, score)]): a minute is
@@ -130,6 +132,7 @@ class _Status:
         # residual, the expectation and its square, and their weight.
         self.phi_level = [0.0, 0.0, 0.0, 0.0]
         self.phi_rate = [0.0, 0.0, 0.0, 0.0]
+        self.phi_l = self.phi_r = cfg.dispersion_floor  # the dispersions in use
         self.rise_clock = tail_clock()
         self.drop_clock = tail_clock()
         base, days = cfg.tail_base, cfg.tail_days
@@ -175,23 +178,21 @@ class _Status:
         return self.level_mu
 
     def drop_expected(self, m: int) -> float:
-        profile = self.profile
+        _shape, lower, _upper, seasonal = self.profile.shapes(m)
         coef = self.level_fit.coef
-        seasonal = profile.daily_mean(m)
-        if seasonal is not None and seasonal < coef:
+        if 0.0 < seasonal < coef:
             coef = seasonal
-        return coef * profile.shapes(m)[1]
+        return coef * lower
 
     def count_expected(self, m: int) -> float:
         """Expected count of bucket m on the status's own count history, for rises: the
         higher of the recent level and the seasonal one (coming back after a fall, or a
         quiet night before the usual morning, is no rise), times the upper shape."""
-        profile = self.profile
+        _shape, _lower, upper, seasonal = self.profile.shapes(m)
         coef = self.level_fit.coef
-        seasonal = profile.daily_mean(m)
-        if seasonal is not None and seasonal > coef:
+        if seasonal > coef:
             coef = seasonal
-        return coef * profile.shapes(m)[2]
+        return coef * upper
 
     def level_score(self, x: int) -> float:
         """score(x, level_mu, level size) for the bucket of the last `level_expected`."""
@@ -238,6 +239,7 @@ class Engine:
         self.last_data_minute = 0
         self.expected_set: frozenset[str] = frozenset()
         self.feed_back = -1  # first bucket after the last feed-wide silence
+        self._nodata_due = -1  # before this event time no silence can count (see _nodata)
         b = config.bucket_seconds
         self._b = b
         self._late = config.late_minutes * b
@@ -478,24 +480,23 @@ class Engine:
             mus += (mu_c, mu_r)
             if has_rate:
                 rise_fits.append(st.rate_fit)
-                rise_phis.append(self._phi(st.phi_rate, st.rate_fit))
+                rise_phis.append(st.phi_r)
             if has_count:
                 rise_fits.append(st.level_fit)
-                rise_phis.append(self._phi(st.phi_level, st.level_fit))
+                rise_phis.append(st.phi_l)
             mu_best = mu_r if has_rate else mu_c
         if st.drop:
             mu_d = st.drop_expected(m) if st.level_fit.minutes else float(x)
             mus.append(mu_d)
-        mus.append(1.0)  # the last series counts the minutes each window really holds
         if st.profile.epoch != st.evidence_epoch:
             # The profile changed scale (a first full day, a day type of its own): sums of
             # expectations made before are not comparable; start the windows afresh.
             st.evidence_epoch = st.profile.epoch
             ev.absorb()
         ev.push(float(x), tuple(mus))
-        seasonal = st.profile.daily_mean(m) is not None
+        seasonal = st.profile.shapes(m)[3] > 0.0
         sx = ev.sx
-        held = ev.smu[-1]
+        held = ev.held
         r = self._recent
         high = self._high
         cap = self._medium - 1e-6  # just below medium
@@ -541,10 +542,10 @@ class Engine:
             # Seen by the short windows: a spike; only by the long ones: a slow shift.
             kind = "spike" if short >= self._medium or short >= best else "shift"
         if st.drop and st.level_fit.minutes:
-            d = len(mus) - 2
+            d = len(mus) - 1
             sd = ev.smu[d]
             fit = st.level_fit
-            phi = self._phi(st.phi_level, fit)
+            phi = st.phi_l
             tails = st.drop_tails
             dbest = 0.0
             if sx[r] < sd[r]:
@@ -708,9 +709,16 @@ class Engine:
                 elif not surely_within(xf, mu, size, clip) and score(xf, mu, size) > clip:
                     xf = limit(mu, size, clip)
             if fit.minutes:
-                _accumulate(st.phi_rate, xf, fit.coef * n_other, self._phi_keep)
+                sums, keep = st.phi_rate, self._phi_keep
+                mu = fit.coef * n_other
+                d = xf - mu
+                sums[0] = sums[0] * keep + d * d
+                sums[1] = sums[1] * keep + mu
+                sums[2] = sums[2] * keep + mu * mu
+                sums[3] = sums[3] * keep + 1.0
             rate.push(xf, float(n_other))
             rate.refit(fit, self._floor)
+            st.phi_r = self._phi(st.phi_rate, fit)
         level = st.level
         if level is not None:
             xf = float(x)  # the rate view above clips on its own terms
@@ -726,17 +734,28 @@ class Engine:
                 mu, size = fit.coef * shape, fit.nb_size
                 # A volume status learns rises slowly (`rise_clip_score`): after a surge its
                 # level is still near where it was, so the fall back is no drop.
-                up = self._rise_clip if st.drop and xf > mu else clip
                 if frozen:
                     xf = mu
-                elif surely_within(xf, mu, size, up):
+                elif st.drop and xf > mu:
+                    # (a normal approximation is close enough for clipping)
+                    top = mu + self._rise_clip * math.sqrt(mu + mu * mu / size)
+                    if xf > top:
+                        xf = top
+                elif surely_within(xf, mu, size, clip):
                     pass  # well inside the clip limits: enters as it is
-                elif abs(z := score(xf, mu, size)) > up:
-                    xf = limit(mu, size, up if z > 0 else -clip)
+                elif abs(z := score(xf, mu, size)) > clip:
+                    xf = limit(mu, size, clip if z > 0 else -clip)
             if fit.minutes:
-                _accumulate(st.phi_level, xf, fit.coef * shape, self._phi_keep)
+                sums, keep = st.phi_level, self._phi_keep
+                mu = fit.coef * shape
+                d = xf - mu
+                sums[0] = sums[0] * keep + d * d
+                sums[1] = sums[1] * keep + mu
+                sums[2] = sums[2] * keep + mu * mu
+                sums[3] = sums[3] * keep + 1.0
             level.push(xf, shape)
             level.refit(fit, self._floor)
+            st.phi_l = self._phi(st.phi_level, fit)
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned
         # even when it first opened an alert.
@@ -776,9 +795,18 @@ class Engine:
         cfg = self.config
         b = self._b
         span = cfg.nodata_minutes * b
+        if now < self._nodata_due:
+            return events  # no status can have been silent long enough yet
         latest = max((st.last_data for st in self.statuses.values()), default=-1)
         if latest < 0:
             return events
+        # The earliest time any silence can count (a bound: data only moves it later).
+        due = latest + b + span
+        for st in self.statuses.values():
+            t = max(st.last_data, self.feed_back - b) + b + span
+            if t < due:
+                due = t
+        self._nodata_due = due
         minute = now - now % b
         if now - (latest + b) >= span:
             silent = now - (latest + b)
@@ -897,12 +925,3 @@ class Engine:
             return 0.0
         up = limit(mu, fit.size(), self.config.high)
         return max(up, self.config.spike_min_ratio * mu) if st.spike else up
-
-
-def _accumulate(sums: list[float], x: float, mu: float, keep: float) -> None:
-    """One minute into exponentially weighted dispersion sums (see `_Status.phi_level`)."""
-    d = x - mu
-    sums[0] = sums[0] * keep + d * d
-    sums[1] = sums[1] * keep + mu
-    sums[2] = sums[2] * keep + mu * mu
-    sums[3] = sums[3] * keep + 1.0
