@@ -316,6 +316,14 @@ class HourProfile:
         series = self.pooled[hour]
         return median(list(series)) if series else None
 
+    def _own_level(self, weekend: int) -> bool:
+        """Whether the profile's level is this day type's own: it has its typed profile, or
+        no day of the other type was seen (a weekday-made level is no weekend's level)."""
+        need = self._min_days
+        if all(len(d) >= need for d in self.typed[weekend]):
+            return True
+        return not any(self.typed[1 - weekend])
+
     def _profile(self, weekend: int) -> tuple[list[float], float] | None:
         if weekend not in self._cache:
             values = [self.hour_value(h, weekend) for h in range(24)]
@@ -354,7 +362,7 @@ class HourProfile:
             return 1.0, 1.0, 1.0, 0.0
         values, mean = prof
         prior = self._prior  # shrinks the shapes of a sparse status towards flat
-        daily = mean
+        daily = mean if self._own_level(_weekend(minute)) else 0.0
         mean += prior
         pos = (minute % 86400) / 3600.0 - 0.5
         h0 = math.floor(pos)
