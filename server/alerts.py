@@ -219,7 +219,8 @@ class AlertBook:
             alert.peak_score = round(obs.score, 3)
             alert.peak_count = obs.count
             alert.expected = round(obs.expected, 3)
-            kind = obs.kind
+            if obs.kind != "shift":  # a spike turns shift only by lasting (below)
+                kind = obs.kind
         # A spike still going on after `resolve_minutes`, seen by the long windows only now,
         # is one incident whose kind is now shift.
         cfg = self.config

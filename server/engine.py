@@ -539,8 +539,8 @@ class Engine:
                             best = e
                         if e > short and windows[j] <= 5:
                             short = e
-            # Seen by the short windows: a spike; only by the long ones: a slow shift.
-            kind = "spike" if short >= self._medium or short >= best else "shift"
+            # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
+            kind = "spike" if short >= self._low or short >= best else "shift"
         if st.drop and st.level_fit.minutes:
             d = len(mus) - 1
             sd = ev.smu[d]
