@@ -252,6 +252,7 @@ class HourProfile:
         "_cur_n",
         "_cur_sum",
         "_min_days",
+        "_own",
         "_prior",
         "_shapes",
         "epoch",
@@ -275,6 +276,7 @@ class HourProfile:
         # Changes when a day type's profile appears or turns typed: shapes learned before
         # are then on another scale (the engine re-weighs its level windows).
         self.epoch = 0
+        self._own = [True, True]  # _own_level by day type, updated when an hour is pushed
 
     def add(self, minute: int, value: float) -> None:
         """Account one settled minute (epoch seconds of its start)."""
@@ -295,6 +297,7 @@ class HourProfile:
         self.typed[_weekend(self._cur_key * 3600)][hour].append(mean)
         self._cache.clear()
         self._shapes.clear()
+        self._own = [self._own_level(0), self._own_level(1)]
         if self._kind() != before:
             self.epoch += 1
 
@@ -362,7 +365,7 @@ class HourProfile:
             return 1.0, 1.0, 1.0, 0.0
         values, mean = prof
         prior = self._prior  # shrinks the shapes of a sparse status towards flat
-        daily = mean if self._own_level(_weekend(minute)) else 0.0
+        daily = mean if self._own[_weekend(minute)] else 0.0
         mean += prior
         pos = (minute % 86400) / 3600.0 - 0.5
         h0 = math.floor(pos)

@@ -507,22 +507,24 @@ class Engine:
             tails = st.rise_tails
             if sx[r] > ev.smu[views[0]][r]:
                 ratio = self._spike_ratio
+                specs = [
+                    (ev.smu[v], phi, phi * fit.spread + 1.0 / fit.info, v == 0 and not seasonal)
+                    for v, fit, phi in zip(views, rise_fits, rise_phis, strict=True)
+                ]
                 for j in range(len(windows)):
                     s_j = sx[j]
                     z = 1e9
-                    for v, fit, phi in zip(views, rise_fits, rise_phis, strict=True):
-                        if v == 0 and windows[j] > 5 and not seasonal:
+                    for sums, phi, fixed, no_long in specs:
+                        if no_long and windows[j] > 5:
                             continue  # no day of history: a daily ramp is not a rise
-                        m_j = ev.smu[v][j]
-                        if s_j <= m_j:
+                        m_j = sums[j]
+                        gap = s_j - m_j
+                        # surely_within(s_j, m_j, size, 2.0) of a Poisson bound, written out:
+                        # the NB deviance is below it, so the score is surely below 2.
+                        if gap <= 0.0 or 2.0 * gap * gap < 3.9 * m_j:
                             z = 0.0
                             break
-                        inv_size = phi * (1.0 / held[j] + fit.spread) + 1.0 / fit.info
-                        size = 1.0 / inv_size
-                        if surely_within(s_j, m_j, size, 2.0):
-                            z = 0.0
-                            break
-                        zv = score(s_j, m_j, size)
+                        zv = score(s_j, m_j, 1.0 / (phi / held[j] + fixed))
                         if zv < z:
                             z = zv
                     if z < 2.0 or z == 1e9:
@@ -546,6 +548,7 @@ class Engine:
             sd = ev.smu[d]
             fit = st.level_fit
             phi = st.phi_l
+            fixed = phi * fit.spread + 1.0 / fit.info
             tails = st.drop_tails
             dbest = 0.0
             if sx[r] < sd[r]:
@@ -554,10 +557,10 @@ class Engine:
                     s_j, m_j = sx[j], sd[j]
                     if s_j >= m_j or (windows[j] > 1 and not seasonal):
                         continue  # (before a day of history a daily decline is no drop)
-                    size = 1.0 / (phi * (1.0 / held[j] + fit.spread) + 1.0 / fit.info)
-                    if surely_within(s_j, m_j, size, 2.0):
-                        continue
-                    z = -score(s_j, m_j, size)
+                    gap = m_j - s_j
+                    if 2.0 * gap * gap < 3.9 * m_j:
+                        continue  # surely below 2 (as above)
+                    z = -score(s_j, m_j, 1.0 / (phi / held[j] + fixed))
                     if z < 2.0:
                         continue
                     tail = tails[j]
