@@ -579,7 +579,7 @@ class Tail:
     history is judged on the configured thresholds alone.
     """
 
-    __slots__ = ("base", "clock", "count", "excess", "limit", "log_p")
+    __slots__ = ("base", "clock", "count", "excess", "limit", "log_p", "normal")
 
     def __init__(self, clock: list[float], base: float, days: float) -> None:
         self.clock = clock
@@ -590,6 +590,7 @@ class Tail:
         self.log_p = math.log(1.0 / (days * 1440.0))
         self.limit = base
         self.refresh()
+        self.normal = self.limit  # the limit of a series the model fits (the prior's)
 
     def add(self, z: float, weight: float = 1.0) -> None:
         """Account one minute's score (the engine counts the minute on `clock` itself)."""

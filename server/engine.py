@@ -402,7 +402,7 @@ class Engine:
         """How far the learned tail of window 1 lifts the per-minute thresholds."""
         if not tails:
             return 0.0
-        off = tails[0].limit - self._high
+        off = tails[0].limit - tails[0].normal
         return off if off > 0.0 else 0.0
 
     def _observe(self, st: _Status, m: int, buf: _Minute, late: bool = False) -> list[AlertEvent]:
@@ -532,7 +532,7 @@ class Engine:
                     tail = tails[j]
                     if learn:
                         seen.append((tail, z))
-                    off = tail.limit - high
+                    off = tail.limit - tail.normal
                     e = z - off if off > 0.0 else z
                     if cap < e < high and windows[j] > 1:
                         e = cap  # a sum of minutes opens at high; `medium` is per minute
@@ -566,7 +566,7 @@ class Engine:
                     tail = tails[j]
                     if learn:
                         seen.append((tail, z))
-                    off = tail.limit - high
+                    off = tail.limit - tail.normal
                     e = z - off if off > 0.0 else z
                     if cap < e < high and windows[j] > 1:
                         e = cap

@@ -72,11 +72,11 @@ def false_alerts(alerts: list[Raised], inj: Injection) -> list[Raised]:
     [
         ("failed", 0.2, 20.0, 8, 2, 1),  # at night: 0 -> 2-4 a minute
         pytest.param("backend_reversed", 0.4, 8.0, 5, 15, 2, marks=GAP),
-        pytest.param("refunded", 0.5, 6.0, 10, 10, 3, marks=GAP),
+        ("refunded", 0.5, 6.0, 10, 10, 3),
         ("failed", 0.3, 10.0, 12, 14, 4),
         ("failed", 0.25, 12.0, 15, 22, 5),
         ("backend_reversed", 0.3, 10.0, 8, 11, 6),
-        pytest.param("refunded", 0.4, 8.0, 10, 16, 7, marks=GAP),
+        ("refunded", 0.4, 8.0, 10, 16, 7),
     ],
 )
 def test_sparse_status_bursting_opens_an_alert_within_3_minutes(
@@ -117,3 +117,20 @@ def test_two_hour_proportional_surge_opens_nothing_also_when_it_ends(seed: int, 
     during_or_after = [a for a in alerts if inj.start <= a.start <= inj.end + 3 * 3600]
     assert during_or_after == []
     assert [a for a in alerts if a.start >= WEEK_START + DAY] == []
+
+
+def test_four_two_two_against_a_fifth_a_minute_opens_by_the_third_minute() -> None:
+    """The issue's example: 4 + 2 + 2 where 0.6 are expected over three minutes."""
+    from server.engine import Engine
+
+    engine = Engine(DetectConfig())
+    t0 = WEEK_START
+    for i in range(600):  # ten hours: approved ~100, refunded 1 in 5 minutes (0.2 a minute)
+        engine.warm(t0 + i * 60, {"approved": 100 + i % 7 - 3, "refunded": int(i % 5 == 0)})
+    opened: list[int] = []
+    for k, burst in enumerate((4, 2, 2)):
+        m = t0 + (600 + k) * 60
+        for status, count in (("approved", 100), ("refunded", burst)):
+            opened += [e.at for e in engine.ingest(Record(m, status, count)).events]
+        opened += [e.at for e in engine.tick(m + 60) if e.type == "opened"]
+    assert opened and min(opened) <= t0 + 602 * 60
