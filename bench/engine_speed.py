@@ -6,6 +6,11 @@ the synthetic labelled week of `server.tools.traffic`) it feeds every record, in
 through a fresh `Engine` with the default configuration and keeps the best of N runs (default
 5). Timer ticks are left out: the receiver ticks every few seconds, not per record.
 
+`--against COMMIT` also times a backtest (the loop of `server.backtest.replay`: ingest plus a
+timer tick per bucket) of the same records with the engine of that commit, extracted with
+`git show` into a temporary package, and with the current engine, alternating in one run, and
+prints the ratio (the acceptance check of issue 11 uses `--against bdb4fdc`).
+
 Times are CPU time of this process (`time.process_time`), so waiting for a core that others use
 does not count; the garbage collector is off while timing. They still vary between machines and
 with load, so each figure is also given as a ratio against a pure-Python no-op loop over the same
@@ -17,9 +22,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -79,6 +89,63 @@ def best_times(runs: int, records: list[Record]) -> tuple[float, float]:
     return ingest, noop
 
 
+OLD_MODULES = ("alerts", "detect", "engine", "records")
+
+
+def old_engine(commit: str, where: Path) -> tuple[Any, Any]:
+    """(Engine class, DetectConfig class) of `commit`, from a package written under `where`."""
+    package = where / f"server_{commit}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in OLD_MODULES:
+        text = subprocess.run(
+            ["git", "show", f"{commit}:server/{name}.py"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        (package / f"{name}.py").write_text(text.replace("from server.", f"from server_{commit}."))
+    sys.path.insert(0, str(where))
+    engine = importlib.import_module(f"server_{commit}.engine")
+    detect = importlib.import_module(f"server_{commit}.detect")
+    return engine.Engine, detect.DetectConfig
+
+
+def time_backtest(engine_class: Any, config_class: Any, records: list[Record]) -> float:
+    """Seconds of `server.backtest.replay`'s loop (ingest, a tick per bucket) with this engine."""
+    engine = engine_class(config_class())
+    b = 60
+    current: int | None = None
+    t0 = time.process_time()
+    for rec in records:
+        m = rec.ts - rec.ts % b
+        if current is None:
+            current = m
+        elif m > current:
+            step = (m - current) // b
+            ticks = range(current + b, m + b, b) if step <= 120 else (current + b, m)
+            for t in ticks:
+                engine.tick(t)
+            current = m
+        engine.ingest(rec)
+    return time.process_time() - t0
+
+
+def best_of(runs: int, fns: list[Callable[[], float]]) -> list[float]:
+    """Best time of each function over `runs` rounds, alternating, garbage collector off."""
+    best = [float("inf")] * len(fns)
+    for _ in range(runs):
+        for i, fn in enumerate(fns):
+            gc.collect()
+            gc.disable()
+            try:
+                best[i] = min(best[i], fn())
+            finally:
+                gc.enable()
+    return best
+
+
 def datasets(cloudwalk: Path) -> dict[str, list[Record]]:
     """The record streams to measure, by name."""
     out: dict[str, list[Record]] = {}
@@ -95,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; the best is kept")
     parser.add_argument("--cloudwalk", type=Path, default=CLOUDWALK, help="CloudWalk CSV to replay")
+    parser.add_argument("--against", help="also time a backtest with this commit's engine")
     args = parser.parse_args(argv)
+    if args.against:
+        return compare(args.against, args.runs, datasets(args.cloudwalk))
     header = ("data set", "records", "ingest us/rec", "no-op us/rec", "ratio")
     print("{:<16} {:>8} {:>14} {:>13} {:>7}".format(*header))
     for name, records in datasets(args.cloudwalk).items():
@@ -105,6 +175,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<16} {n:>8,} {ingest / n * 1e6:>14.2f} {noop / n * 1e6:>13.3f}"
             f" {ingest / noop:>7.1f}"
         )
+    return 0
+
+
+def compare(commit: str, runs: int, data: dict[str, list[Record]]) -> int:
+    """Print backtest seconds with the old and the current engine, and their ratio."""
+    with tempfile.TemporaryDirectory() as where:
+        old, old_config = old_engine(commit, Path(where))
+        print(f"{'data set':<16} {'records':>8} {commit + ' s':>12} {'current s':>10} {'ratio':>6}")
+        for name, records in data.items():
+            was, now = best_of(
+                runs,
+                [
+                    lambda r=records: time_backtest(old, old_config, r),
+                    lambda r=records: time_backtest(Engine, DetectConfig, r),
+                ],
+            )
+            print(f"{name:<16} {len(records):>8,} {was:>12.3f} {now:>10.3f} {now / was:>6.2f}")
     return 0
 
 

@@ -112,7 +112,7 @@ def test_fit_baseline_uncertainty_shrinks_with_history() -> None:
 
 def test_severity_thresholds() -> None:
     cfg = DetectConfig()
-    assert [severity_of(z, cfg) for z in (0.0, 3.0, 4.5, 5.0)] == [0, 1, 2, 3]
+    assert [severity_of(z, cfg) for z in (0.0, 3.0, 4.2, 5.0)] == [0, 1, 2, 3]
 
 
 def test_hour_profile_uses_the_median_day_so_one_bad_day_does_not_move_it() -> None:

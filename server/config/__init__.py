@@ -1,7 +1,7 @@
 """The receiver's settings: flags > `TXMON_*` > TOML > defaults (docs/configuration.md).
 
 `receiver.py` declares the `[server]` and `[store]` settings, `notify.py` the `[notify]`
-ones; the `[detect]` table is handed to `server.detect` as it is.
+ones; the `[detect]` table is handed to `server.detect.stats` as it is.
 """
 
 from server.config.notify import NotifyConfig

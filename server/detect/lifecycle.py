@@ -115,7 +115,6 @@ class Observation:
 @dataclass(slots=True)
 class _Track:
     recent: deque[tuple[int, int]] = field(default_factory=deque)  # (minute, severity)
-    shift_run: int = 0  # consecutive abnormal minutes seen only by the CUSUM
 
 
 class AlertBook:
@@ -168,7 +167,8 @@ class AlertBook:
         if alert.kind == "no_data":
             return [self._resolve(alert, minute, "data resumed")]
         cfg = self.config
-        if minute - alert.last_seen >= cfg.resolve_minutes * cfg.bucket_seconds:
+        # A `low` minute is not a normal one: evidence still building keeps the alert open.
+        if severity == 0 and minute - alert.last_seen >= cfg.resolve_minutes * cfg.bucket_seconds:
             return [self._resolve(alert, minute, f"{cfg.resolve_minutes} normal minutes")]
         return []
 
@@ -201,13 +201,11 @@ class AlertBook:
         alert.silenced = self._silenced(status, obs.minute if self.wall is None else self.wall)
         self.by_status[status] = alert
         self.by_id[alert.id] = alert
-        self._tracks[status].shift_run = 0
         detail = f"{obs.kind}: {obs.count} against {obs.expected:.1f} expected"
         return _event(alert, "opened", obs.minute, detail)
 
     def _update(self, alert: Alert, obs: Observation) -> list[AlertEvent]:
         events: list[AlertEvent] = []
-        track = self._tracks[alert.status]
         if obs.minute > alert.last_seen:
             alert.last_seen = obs.minute
         if obs.minute < alert.first_seen:
@@ -217,10 +215,15 @@ class AlertBook:
             alert.peak_score = round(obs.score, 3)
             alert.peak_count = obs.count
             alert.expected = round(obs.expected, 3)
-            kind = obs.kind
-        # A spike that then stays shifted for a while is one incident whose kind is now shift.
-        track.shift_run = track.shift_run + 1 if obs.kind == "shift" else 0
-        if track.shift_run >= self.config.resolve_minutes:
+            if obs.kind != "shift":  # a spike turns shift only by lasting (below)
+                kind = obs.kind
+        # A spike still going on after `resolve_minutes`, seen by the long windows only now,
+        # is one incident whose kind is now shift.
+        cfg = self.config
+        if (
+            obs.kind == "shift"
+            and obs.minute - alert.first_seen >= cfg.resolve_minutes * cfg.bucket_seconds
+        ):
             kind = "shift"
         if obs.severity > SEVERITIES.index(alert.severity):
             alert.severity = SEVERITIES[obs.severity]
@@ -278,8 +281,22 @@ class AlertBook:
                 alert.state = "firing"
                 alert.acknowledged_by = alert.acknowledged_at = alert.ack_note = None
                 events.append(_event(alert, "refired", now, "acknowledged but still open"))
-            quiet = event_now - (alert.last_seen + cfg.bucket_seconds)
-            if alert.kind != "no_data" and quiet >= cfg.resolve_minutes * cfg.bucket_seconds:
+        return events + self.resolve_quiet(event_now)
+
+    def resolve_quiet(self, event_now: int) -> list[AlertEvent]:
+        """Resolve alerts whose status has not been judged for `resolve_minutes` (event time;
+        a judged `low` minute is not quiet)."""
+        cfg = self.config
+        events: list[AlertEvent] = []
+        for alert in list(self.by_status.values()):
+            if alert.kind == "no_data":
+                continue
+            track = self._tracks.get(alert.status)
+            seen = alert.last_seen
+            if track is not None and track.recent and track.recent[-1][0] > seen:
+                seen = track.recent[-1][0]
+            quiet = event_now - (seen + cfg.bucket_seconds)
+            if quiet >= cfg.resolve_minutes * cfg.bucket_seconds:
                 events.append(self._resolve(alert, event_now, "no abnormal data since last seen"))
         return events
 

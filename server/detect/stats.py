@@ -34,17 +34,24 @@ class DetectConfig:
     season_days: int = 14  # days of hour-of-day history kept
     weekday_min_days: int = 3  # days of one day-type needed before weekday/weekend profiles
     dispersion_floor: float = 0.002  # minimum over-dispersion (1/size of the NB)
+    dispersion_days: float = 3.0  # memory of the dispersion the window sums are judged with
     clip_score: float = 3.0  # values beyond this score enter the baselines clipped
+    rise_clip_score: float = 1.0  # ...and rises of drop-judged statuses beyond this one
     low: float = 3.0  # score thresholds of the per-minute test
     medium: float = 4.0
-    high: float = 5.0
+    high: float = 4.5
     spike_min_ratio: float = 1.5  # a spike must also be this many times the expected count
+    spike_min_count: int = 3  # ...and a sum of minutes must hold at least this many
     drop_min_fraction: float = 0.3  # a drop must also be this far below the expected count
     drop_statuses: tuple[str, ...] = ("approved", TOTAL)
     spike_exempt: tuple[str, ...] = ("approved",)  # statuses never judged for rises
-    cusum_ratio: float = 2.0  # rate multiple the CUSUM is tuned to detect
-    cusum_limit: float = 10.0  # CUSUM level that marks a sustained shift (counts as medium)
-    cusum_min_expected: float = 0.5  # below this expected count per bucket the CUSUM is off
+    count_window: int = 180  # minutes behind a status's own count level (rises, count view)
+    windows: tuple[int, ...] = (1, 3, 5, 15, 60)  # sums of the last W minutes judged together
+    tail_days: float = 3650.0  # a normal minute passes a window's learned limit once in this
+    tail_base: float = 2.5  # scores above this one shape the learned tails
+    tail_memory_days: float = 14.0  # e-folding time of the learned score distributions
+    tail_alert_weight: float = 0.0  # weight, in those distributions, of a minute opening an alert
+    shape_prior: float = 0.05  # count per minute added to each hour before forming shapes
     freeze_minutes: int = 120  # an open alert keeps its minutes out of the baselines this long
     open_medium_k: int = 3  # medium in k of the last n minutes opens an alert
     open_medium_n: int = 5
@@ -79,7 +86,7 @@ class DetectConfig:
             value = getattr(self, f.name)
             if isinstance(value, int | float) and value < 0:
                 raise ValueError(f"[detect] {f.name} must not be negative, got {value}")
-        positive = ("bucket_seconds", "level_window", "rate_window", "season_days")
+        positive = ("bucket_seconds", "level_window", "rate_window", "count_window", "season_days")
         for name in (*positive, "open_medium_k", "open_medium_n", "resolve_minutes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"[detect] {name} must be at least 1")
@@ -89,8 +96,12 @@ class DetectConfig:
             raise ValueError("[detect] open_medium_k must not exceed open_medium_n")
         if not 0 <= self.drop_min_fraction < 1:
             raise ValueError("[detect] drop_min_fraction must be in [0, 1)")
-        if self.cusum_ratio <= 1:
-            raise ValueError("[detect] cusum_ratio must be greater than 1")
+        if not self.windows or any(w < 1 for w in self.windows):
+            raise ValueError("[detect] windows must be a non-empty list of positive minutes")
+        if list(self.windows) != sorted(set(self.windows)):
+            raise ValueError("[detect] windows must be strictly increasing")
+        if self.tail_days <= 0 or self.tail_memory_days <= 0:
+            raise ValueError("[detect] tail_days and tail_memory_days must be greater than 0")
         if self.dispersion_floor <= 0:
             raise ValueError("[detect] dispersion_floor must be greater than 0")
 
@@ -119,6 +130,12 @@ def _coerce(name: str, default: object, value: object) -> object:
         if not math.isfinite(value):
             raise ValueError(f"{where} must be finite, got {value!r}")
         return float(value)
+    if isinstance(default, tuple) and default and isinstance(default[0], int):
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ValueError(f"{where} must be a list of whole numbers, got {value!r}")
+        return tuple(value)
     if isinstance(default, tuple):
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{where} must be a list of status names, got {value!r}")
@@ -235,12 +252,16 @@ class HourProfile:
         "_cur_n",
         "_cur_sum",
         "_min_days",
+        "_own",
+        "_prior",
         "_shapes",
+        "epoch",
         "pooled",
         "typed",
     )
 
-    def __init__(self, days: int, min_days: int) -> None:
+    def __init__(self, days: int, min_days: int, prior: float = 0.0) -> None:
+        self._prior = prior
         self.pooled: list[deque[float]] = [deque(maxlen=days) for _ in range(24)]
         self.typed: list[list[deque[float]]] = [
             [deque(maxlen=days) for _ in range(24)] for _ in range(2)
@@ -251,7 +272,11 @@ class HourProfile:
         self._cur_n = 0
         self._cache: dict[int, tuple[list[float], float] | None] = {}
         # shape() by minute: the engine asks for the same few minutes again and again.
-        self._shapes: dict[int, float] = {}
+        self._shapes: dict[int, tuple[float, float, float, float]] = {}
+        # Changes when a day type's profile appears or turns typed: shapes learned before
+        # are then on another scale (the engine re-weighs its level windows).
+        self.epoch = 0
+        self._own = [True, True]  # _own_level by day type, updated when an hour is pushed
 
     def add(self, minute: int, value: float) -> None:
         """Account one settled minute (epoch seconds of its start)."""
@@ -267,10 +292,23 @@ class HourProfile:
             return
         hour = self._cur_key % 24
         mean = self._cur_sum / self._cur_n
+        before = self._kind()
         self.pooled[hour].append(mean)
         self.typed[_weekend(self._cur_key * 3600)][hour].append(mean)
         self._cache.clear()
         self._shapes.clear()
+        self._own = [self._own_level(0), self._own_level(1)]
+        if self._kind() != before:
+            self.epoch += 1
+
+    def _kind(self) -> tuple[bool, bool, bool]:
+        """(pooled profile complete, weekday profile typed, weekend profile typed)."""
+        need = self._min_days
+        return (
+            all(self.pooled),
+            all(len(d) >= need for d in self.typed[0]),
+            all(len(d) >= need for d in self.typed[1]),
+        )
 
     def hour_value(self, hour: int, weekend: int | None = None) -> float | None:
         """Typical mean count per minute in this hour of day, or None without history."""
@@ -280,6 +318,14 @@ class HourProfile:
                 return median(list(typed))
         series = self.pooled[hour]
         return median(list(series)) if series else None
+
+    def _own_level(self, weekend: int) -> bool:
+        """Whether the profile's level is this day type's own: it has its typed profile, or
+        no day of the other type was seen (a weekday-made level is no weekend's level)."""
+        need = self._min_days
+        if all(len(d) >= need for d in self.typed[weekend]):
+            return True
+        return not any(self.typed[1 - weekend])
 
     def _profile(self, weekend: int) -> tuple[list[float], float] | None:
         if weekend not in self._cache:
@@ -293,6 +339,14 @@ class HourProfile:
 
     def shape(self, minute: int) -> float:
         """Relative level of this time of day (1.0 = daily average; 1.0 without a full day)."""
+        return self.shapes(minute)[0]
+
+    def shapes(self, minute: int) -> tuple[float, float, float, float]:
+        """(shape, lower, upper, daily mean): the interpolated shape, the lower and higher of
+        it and the shape of this hour alone, and the mean count per minute of the day type
+        (0.0 without a full day). A traffic step at an hour boundary (a shop opening) is then
+        not half-expected in the half hour before it: rises are judged against the upper
+        shape, drops against the lower one."""
         value = self._shapes.get(minute)
         if value is None:
             if len(self._shapes) >= _SHAPES_KEPT:
@@ -300,16 +354,28 @@ class HourProfile:
             value = self._shapes[minute] = self._shape(minute)
         return value
 
-    def _shape(self, minute: int) -> float:
+    def daily_mean(self, minute: int) -> float | None:
+        """Mean count per minute over the day type of this minute, None without a full day."""
+        mean = self.shapes(minute)[3]
+        return mean if mean > 0.0 else None
+
+    def _shape(self, minute: int) -> tuple[float, float, float, float]:
         prof = self._profile(_weekend(minute))
         if prof is None:
-            return 1.0
+            return 1.0, 1.0, 1.0, 0.0
         values, mean = prof
+        prior = self._prior  # shrinks the shapes of a sparse status towards flat
+        daily = mean if self._own[_weekend(minute)] else 0.0
+        mean += prior
         pos = (minute % 86400) / 3600.0 - 0.5
         h0 = math.floor(pos)
         w = pos - h0
         v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
-        return max(v / mean, 0.02)
+        shape = max((v + prior) / mean, 0.02)
+        step = max((values[(minute % 86400) // 3600] + prior) / mean, 0.02)
+        if step < shape:
+            return shape, step, shape, daily
+        return shape, shape, step, daily
 
 
 def _weekend(epoch: int) -> int:
@@ -346,6 +412,15 @@ class Window:
         self.sw = sw + w
         self.sw2 = sw2 + w * w
         self.sxw = sxw + x * w
+
+    def reweigh(self, weights: list[float]) -> None:
+        """Replace the weights of the kept pairs, oldest first (len(weights) == n)."""
+        self.ring = deque((x, w) for (x, _old), w in zip(self.ring, weights, strict=True))
+        self.sx = sum(x for x, _w in self.ring)
+        self.sx2 = sum(x * x for x, _w in self.ring)
+        self.sw = sum(w for _x, w in self.ring)
+        self.sw2 = sum(w * w for _x, w in self.ring)
+        self.sxw = sum(x * w for x, w in self.ring)
 
     def fit(self, floor: float) -> tuple[float, float, float]:
         """(coefficient c with x ~ c*w, dispersion phi, total count) for the window."""
@@ -414,3 +489,136 @@ def fit_baseline(window: Window, floor: float) -> Baseline:
     fit = Baseline()
     window.refit(fit, floor)
     return fit
+
+
+# ---------------------------------------------------------------- evidence over windows
+
+
+class Evidence:
+    """Sums of a status's last W counts and of one or more expectations, for several W.
+
+    O(len(windows)) per pushed minute: each sum gains the new value and loses the one that
+    falls out of its window. The ring is as long as the longest window.
+    """
+
+    __slots__ = (
+        "held",
+        "k",
+        "leaving",
+        "mus",
+        "pos",
+        "pushes",
+        "ring",
+        "smu",
+        "sx",
+        "windows",
+        "xs",
+    )
+
+    def __init__(self, windows: tuple[int, ...], k: int) -> None:
+        self.windows = windows
+        self.ring = max(windows)
+        self.k = k
+        self.xs = [0.0] * self.ring
+        self.mus = [[0.0] * self.ring for _ in range(k)]
+        self.sx = [0.0] * len(windows)
+        self.smu = [[0.0] * len(windows) for _ in range(k)]
+        self.pos = 0
+        self.pushes = 0
+        self.held = [0] * len(windows)  # minutes each window really holds (not absorbed)
+        self.leaving = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
+
+    def push(self, x: float, mus: tuple[float, ...]) -> None:
+        """Add one minute: its count and its expected count under each of the k views."""
+        ring, pos, xs = self.ring, self.pos, self.xs
+        leaving = self.leaving[pos]  # ring index of the value each window drops now
+        self.sx = [s + x - xs[i] for s, i in zip(self.sx, leaving, strict=True)]
+        xs[pos] = x
+        smu = self.smu
+        for k, (series, mu) in enumerate(zip(self.mus, mus, strict=True)):
+            smu[k] = [s + mu - series[i] for s, i in zip(smu[k], leaving, strict=True)]
+            series[pos] = mu
+        self.pos = pos + 1 if pos + 1 < ring else 0
+        self.pushes += 1
+        held = self.held
+        if held[-1] < self.ring:
+            self.held = [min(w, h + 1) for w, h in zip(self.windows, held, strict=True)]
+        if self.pushes % 4096 == 0:
+            self._resync()
+
+    def absorb(self) -> None:
+        """Drop the minutes in the ring from every sum: an open alert has accounted for them,
+        so later minutes are judged on fresh evidence only (the windows are short for a while).
+        """
+        zero = [0.0] * self.ring
+        self.xs[:] = zero
+        self.sx = [0.0] * len(self.windows)
+        for series in self.mus:
+            series[:] = zero
+        self.smu = [[0.0] * len(self.windows) for _ in self.mus]
+        self.held = [0] * len(self.windows)
+
+    def _resync(self) -> None:
+        """Recompute the sums from the ring, so float rounding cannot pile up."""
+        ring, pos = self.ring, self.pos
+        for j, w in enumerate(self.windows):
+            idx = [(pos - 1 - i) % ring for i in range(min(w, ring))]
+            self.sx[j] = float(sum(self.xs[i] for i in idx))
+            for sums, series in zip(self.smu, self.mus, strict=True):
+                sums[j] = max(0.0, sum(series[i] for i in idx))
+
+
+class Tail:
+    """How far one window's scores normally reach, for one status: a learned tail.
+
+    Scores above `base` are summarised by their decayed count and the mean of (z^2 - base^2);
+    `clock` counts every judged minute (shared by the windows of one status). The tail is
+    taken as P(score > t) = rate x exp(-(t^2 - base^2) / (2 s2)), which is the normal tail when
+    s2 = 1 and longer when the series is bursty; `limit` is the t that a normal minute passes
+    once in `days` days. It starts from a day of a standard normal, so a status with little
+    history is judged on the configured thresholds alone.
+    """
+
+    __slots__ = ("base", "clock", "count", "excess", "limit", "log_p", "normal")
+
+    def __init__(self, clock: list[float], base: float, days: float) -> None:
+        self.clock = clock
+        self.base = base
+        rate = 0.5 * math.erfc(base / math.sqrt(2.0))
+        self.count = _PRIOR_MINUTES * rate
+        self.excess = self.count * 2.0  # E[z^2 - base^2 | z > base] is about 2 for a normal
+        self.log_p = math.log(1.0 / (days * 1440.0))
+        self.limit = base
+        self.refresh()
+        self.normal = self.limit  # the limit of a series the model fits (the prior's)
+
+    def add(self, z: float, weight: float = 1.0) -> None:
+        """Account one minute's score (the engine counts the minute on `clock` itself)."""
+        if z > self.base:
+            self.count += weight
+            self.excess += weight * (z * z - self.base * self.base)
+            self.refresh()
+
+    def decay(self, factor: float) -> None:
+        """Age the counts by `factor` (the engine calls this once a day for each tail)."""
+        self.count *= factor
+        self.excess *= factor
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute `limit` from the counts."""
+        n = self.clock[0]
+        if self.count <= 0.0 or n <= 0.0:
+            self.limit = self.base
+            return
+        s2 = 0.5 * self.excess / self.count
+        gap = math.log(self.count / n) - self.log_p
+        self.limit = math.sqrt(self.base * self.base + 2.0 * s2 * gap) if gap > 0 else self.base
+
+
+def tail_clock() -> list[float]:
+    """A fresh minute counter for the tails of one status, with the prior's day in it."""
+    return [_PRIOR_MINUTES]
+
+
+_PRIOR_MINUTES = 1440.0

@@ -106,7 +106,11 @@ def test_future_records_left_in_a_database_do_not_move_the_watermark(tmp_path: P
             for status, count in (("approved", 118), ("denied", 80))
         ]
         opened = restarted.ingest(spike).alerts
-        assert [a["status"] for a in opened] == ["denied"]
+        # (the stray record, stored as an older receiver did, had also made the whole feed look
+        # silent for 3 h: that no-data alert resolves now, which is right)
+        assert ("denied", "spike", "opened") in [
+            (a["status"], a["kind"], a["event"]) for a in opened
+        ]
     finally:
         restarted.close()
 

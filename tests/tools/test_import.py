@@ -62,7 +62,7 @@ def test_import_over_http_reports_alerts_and_is_idempotent(live: Live) -> None:
     first = run_import(path, "--url", live.url)
     assert first.returncode == 0, first.stderr
     assert "span        2025-07-12T13:45:00Z .. 2025-07-15T13:44:00Z" in first.stdout
-    assert "alerts      21 opened" in first.stdout
+    assert "alerts      22 opened" in first.stdout
     again = run_import(path, "--url", live.url)
     assert again.returncode == 0
     summary = live.client.get("/api/v1/summary", params={"minutes": 10080}).json()

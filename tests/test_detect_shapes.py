@@ -1,0 +1,136 @@
+"""The incident shapes the detector must catch (and the one it must not), on generated traffic.
+
+Traffic comes from `server.tools.traffic` with a quieter model than the demo's (approvals 15-80 a
+minute outside the daytime peak, failure statuses well below one a minute), two clean days of
+history, then one injection; the real engine runs it through `server.backtest.replay`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from server.detect.stats import DetectConfig
+from server.records import Record
+from server.tools.backtest import Raised, replay
+from server.tools.traffic import WEEK_START, Injection, TrafficModel, generate_minutes
+
+DAY = 86_400
+# Cases measured to miss the issue's bound with the default configuration (see
+# docs/detection.md): kept as strict expected failures so the gap stays visible and a fix
+# that closes it turns them into passes that must be promoted.
+GAP = pytest.mark.xfail(strict=True, reason="below the issue-11 bound; see docs/detection.md")
+# A quieter shop: about 150 a minute at the lunch peak, 8 at night.
+QUIET = TrafficModel(
+    peak_per_minute=150.0,
+    shares={
+        "approved": 0.90,
+        "denied": 0.06,
+        "reversed": 0.010,
+        "refunded": 0.008,
+        "failed": 0.006,
+        "backend_reversed": 0.004,
+    },
+)
+
+
+def run(
+    injection: Injection, seed: int, model: TrafficModel = QUIET, days: float = 3.0
+) -> list[Raised]:
+    records: list[Record] = []
+    minutes = int(days * 1440)
+    for minute, counts in generate_minutes(WEEK_START, minutes, seed, [injection], model):
+        records.extend(Record(minute, s, c) for s, c in counts.items())
+    return replay(records, DetectConfig())
+
+
+def share_for(rate: float, minute: int, model: TrafficModel = QUIET) -> float:
+    """The share that gives `rate` a minute at this time of day."""
+    return rate / model.level(minute)
+
+
+def at(day: int, hh: int, mm: int = 0) -> int:
+    return WEEK_START + day * DAY + hh * 3600 + mm * 60
+
+
+def latency(alerts: list[Raised], status: str, inj: Injection) -> float | None:
+    hits = [a.start for a in alerts if a.status == status and inj.start <= a.start < inj.end + 900]
+    return None if not hits else (min(hits) - inj.start) / 60
+
+
+def false_alerts(alerts: list[Raised], inj: Injection) -> list[Raised]:
+    """Alerts after the first day that are not the injected incident's."""
+    return [
+        a
+        for a in alerts
+        if a.start >= WEEK_START + DAY
+        and not (a.status == inj.status and inj.start <= a.start < inj.end + 900)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "rate", "factor", "minutes", "hour", "seed"),
+    [
+        ("failed", 0.2, 20.0, 8, 2, 1),  # at night: 0 -> 2-4 a minute
+        pytest.param("backend_reversed", 0.4, 8.0, 5, 15, 2, marks=GAP),
+        ("refunded", 0.5, 6.0, 10, 10, 3),
+        ("failed", 0.3, 10.0, 12, 14, 4),
+        ("failed", 0.25, 12.0, 15, 22, 5),
+        ("backend_reversed", 0.3, 10.0, 8, 11, 6),
+        ("refunded", 0.4, 8.0, 10, 16, 7),
+    ],
+)
+def test_sparse_status_bursting_opens_an_alert_within_3_minutes(
+    status: str, rate: float, factor: float, minutes: int, hour: int, seed: int
+) -> None:
+    start = at(2, hour, 7)
+    shares = dict(QUIET.shares) | {status: share_for(rate, start)}
+    model = TrafficModel(peak_per_minute=QUIET.peak_per_minute, shares=shares)
+    inj = Injection("spike", start, minutes, status, factor)
+    alerts = run(inj, seed, model)
+    found = latency(alerts, status, inj)
+    assert found is not None and found <= 3, (found, alerts)
+    assert false_alerts(alerts, inj) == []
+
+
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=GAP), pytest.param(3, marks=GAP)])
+def test_rise_of_2_2_times_for_30_minutes_at_evening_volume_within_5_minutes(seed: int) -> None:
+    inj = Injection("spike", at(2, 19, 10), 30, "denied", 2.2)
+    alerts = run(inj, seed)
+    found = latency(alerts, "denied", inj)
+    assert found is not None and found <= 5, (found, alerts)
+    assert false_alerts(alerts, inj) == []
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=GAP) for s in (1, 2, 3)])
+def test_ramp_to_5_times_over_90_minutes_is_caught_within_35_minutes(seed: int) -> None:
+    inj = Injection("ramp", at(2, 14, 0), 90, "reversed", 5.0, 30)
+    alerts = run(inj, seed)
+    found = latency(alerts, "reversed", inj)
+    assert found is not None and found <= 35, (found, alerts)
+    assert false_alerts(alerts, inj) == []
+
+
+@pytest.mark.parametrize(("seed", "hour"), [(1, 12), (2, 19), (3, 9)])
+def test_two_hour_proportional_surge_opens_nothing_also_when_it_ends(seed: int, hour: int) -> None:
+    inj = Injection("surge", at(2, hour, 0), 120, None, 3.0)
+    alerts = run(inj, seed, days=3.0)
+    during_or_after = [a for a in alerts if inj.start <= a.start <= inj.end + 3 * 3600]
+    assert during_or_after == []
+    assert [a for a in alerts if a.start >= WEEK_START + DAY] == []
+
+
+def test_four_two_two_against_a_fifth_a_minute_opens_by_the_third_minute() -> None:
+    """The issue's example: 4 + 2 + 2 where 0.6 are expected over three minutes."""
+    from server.detect.engine import Engine
+
+    engine = Engine(DetectConfig())
+    t0 = WEEK_START
+    for i in range(600):  # ten hours: approved ~100, refunded 1 in 5 minutes (0.2 a minute)
+        engine.warm(t0 + i * 60, {"approved": 100 + i % 7 - 3, "refunded": int(i % 5 == 0)})
+    opened: list[int] = []
+    for k, burst in enumerate((4, 2, 2)):
+        m = t0 + (600 + k) * 60
+        for status, count in (("approved", 100), ("refunded", burst)):
+            opened += [e.at for e in engine.ingest(Record(m, status, count)).events]
+        opened += [e.at for e in engine.tick(m + 60) if e.type == "opened"]
+    assert opened and min(opened) <= t0 + 602 * 60
