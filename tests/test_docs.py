@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from server.detect.stats import DetectConfig
+from server.detect.config import DetectConfig
 from tests.conftest import REPO
 
 

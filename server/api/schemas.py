@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from server.detect.config import SEVERITIES
 from server.detect.lifecycle import KINDS, STATES
-from server.detect.stats import SEVERITIES
 from server.records import MAX_COUNT, MAX_EPOCH, MIN_EPOCH
 
 # --- timestamps ----------------------------------------------------------------------------

@@ -23,9 +23,9 @@ from server.core.actions import Actions
 from server.core.answers import IngestResult, alerts_touched, ingest_answer
 from server.core.metrics import Metrics, RateMeter, register_gauges
 from server.core.reads import Queries
+from server.detect.config import DetectConfig
 from server.detect.engine import Engine, Judged
 from server.detect.lifecycle import ACKNOWLEDGED, FIRING, Alert, AlertEvent
-from server.detect.stats import DetectConfig
 from server.errors import (
     IdempotencyConflict,
     NotFound,

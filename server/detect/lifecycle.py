@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 
-from server.detect.stats import SEVERITIES, DetectConfig
+from server.detect.config import SEVERITIES, DetectConfig
 from server.errors import AlertConflict, AlertNotFound, SilenceNotFound
 
 # The domain's words, spelled once: alert kinds, states, and lifecycle event types (an event

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from server.detect.config import SEVERITIES
 from server.detect.lifecycle import (
     ACKNOWLEDGED,
     ESCALATED,
@@ -24,7 +25,6 @@ from server.detect.lifecycle import (
     UPDATED,
     AlertEvent,
 )
-from server.detect.stats import SEVERITIES
 from server.notify.base import Message
 
 PAYLOAD_VERSION = 1

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from server.detect.config import DetectConfig
 from server.detect.engine import Engine
 from server.detect.lifecycle import Alert
-from server.detect.stats import DetectConfig
 from server.records import Record, iso, parse_timestamp
 from server.tools.csvfiles import _clock, load_sorted
 from server.tools.seedrule import replay as seed_replay

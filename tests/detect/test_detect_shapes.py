@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.detect.stats import DetectConfig
+from server.detect.config import DetectConfig
 from server.records import Record
 from server.tools.backtest import Raised, replay
 from server.tools.traffic import WEEK_START, Injection, TrafficModel, generate_minutes

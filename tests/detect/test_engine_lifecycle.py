@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from server.detect.config import DetectConfig
 from server.detect.engine import Engine
 from server.detect.lifecycle import Alert, AlertConflict, AlertEvent, AlertNotFound
-from server.detect.stats import DetectConfig
 from server.errors import SilenceNotFound
 from server.records import Record
 

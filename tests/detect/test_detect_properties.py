@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server.detect.config import DetectConfig
 from server.detect.engine import Engine
 from server.detect.lifecycle import AlertEvent
-from server.detect.stats import DetectConfig, limit, score
+from server.detect.stats import limit, score
 from server.records import Record
 
 T0 = 1_751_846_400

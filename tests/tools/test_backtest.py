@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from server.detect.stats import DetectConfig
+from server.detect.config import DetectConfig
 from server.tools import backtest
 from server.tools.backtest import Incident, evaluate, load_labels, quiet_hits, replay, seed_alerts
 from server.tools.csvfiles import load_sorted
 from server.tools.traffic import labelled_week
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cloudwalk"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cloudwalk"
 needs_data = pytest.mark.skipif(
     not (DATA / "transactions.csv").exists(),
     reason=f"CloudWalk datasets not found at {DATA} (../shared is absent in this checkout)",

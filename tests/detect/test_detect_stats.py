@@ -7,17 +7,9 @@ import re
 
 import pytest
 
-from server.detect.stats import (
-    DetectConfig,
-    HourProfile,
-    Window,
-    dispersion,
-    fit_baseline,
-    limit,
-    median,
-    score,
-    severity_of,
-)
+from server.detect.config import DetectConfig
+from server.detect.profiles import HourProfile
+from server.detect.stats import Window, dispersion, fit_baseline, limit, median, score, severity_of
 
 POISSON = 1e12  # an NB size this large is a Poisson
 

@@ -7,7 +7,7 @@ whole feed in the middle of a file give the same no-data alerts as `txmon-server
 
 from __future__ import annotations
 
-from server.detect.stats import DetectConfig
+from server.detect.config import DetectConfig
 from server.records import Record, iso
 from server.tools.backtest import replay
 from server.tools.traffic import WEEK_START, Injection, generate_minutes

@@ -1,0 +1,290 @@
+"""The engine's judgement of a closed minute: multi-window evidence on the count and rate
+views, against each status's own tails (a part of `Engine`)."""
+
+from __future__ import annotations
+
+from server.detect.config import TOTAL
+from server.detect.evidence import Tail
+from server.detect.lifecycle import (
+    AlertEvent,
+    Observation,
+)
+from server.detect.stats import Baseline, limit, score, severity_of, surely_within
+from server.detect.status import _Minute, _Status
+
+
+class Judging:
+    """Judges statuses; `Engine` provides the state (see engine.py)."""
+
+    def _judge(
+        self,
+        st: _Status,
+        m: int,
+        x: int,
+        n_other: int,
+        e_total: float,
+        want_upper: bool,
+        want_score: bool = True,
+    ) -> tuple[int, float | None, float, float, str]:
+        """(severity index, score, expected, upper, kind) of count x of a status in bucket m.
+
+        With want_score False a test whose score is surely below `low` is not computed; the
+        score is then None when that test is the one reported (its severity is 0 either way).
+        """
+        sev, z, mu, upper, kind = 0, 0.0, 0.0, 0.0, "spike"
+        if st.spike and (st.rate_fit.minutes or st.level_fit.minutes):
+            if st.rate_fit.minutes:
+                fit = st.rate_fit
+                lam = fit.coef
+                e_other = e_total / (1.0 + lam)
+                mu = lam * (n_other if n_other > e_other else e_other)
+            else:  # a lone status: its own count history
+                fit = st.level_fit
+                mu = st.count_expected(m)
+            size = fit.nb_size
+            if not want_score and surely_within(x, mu, size, self._low):
+                z = None
+            else:
+                z = score(x, mu, size)
+                if z > 0:
+                    sev = severity_of(z - self._offset(st.rise_tails), self.config)
+                    if sev > 1 and x < self._spike_ratio * mu:
+                        sev = 1
+            if want_upper:
+                if st.rate_fit.minutes:
+                    upper = st.rate_upper if mu == st.rate_up_mu else st.rate_limit(mu, self._high)
+                else:
+                    upper = max(limit(mu, size, self._high), self._spike_ratio * mu)
+        if st.drop and st.level_fit.minutes:
+            dmu = st.level_expected(m)
+            if x == st.level_x:
+                dz = st.level_z
+            elif not want_score and surely_within(x, dmu, st.level_fit.nb_size, self._low):
+                dz = None
+            else:
+                dz = st.level_score(x)
+            dsev = (
+                severity_of(-dz - self._offset(st.drop_tails), self.config)
+                if dz is not None and dz < 0
+                else 0
+            )
+            if dsev > 1 and x > self._drop_keep * dmu:
+                dsev = 1
+            if not st.spike or dsev > sev:
+                sev, z, mu, kind = dsev, None if dz is None else -dz, dmu, "drop"
+                if want_upper:
+                    upper = st.level_limit(self._high)
+        return sev, z, mu, upper, kind
+
+    def _offset(self, tails: list[Tail]) -> float:
+        """How far the learned tail of window 1 lifts the per-minute thresholds."""
+        if not tails:
+            return 0.0
+        off = tails[0].limit - tails[0].normal
+        return off if off > 0.0 else 0.0
+
+    def _observe(self, st: _Status, m: int, buf: _Minute, late: bool = False) -> list[AlertEvent]:
+        """Judge a status on a complete bucket and feed the lifecycle."""
+        if st.settled < self._min_history:
+            return []
+        name = st.name
+        book = self.book
+        if st is self.total:
+            x = buf.total
+            alert = book.by_status.get(TOTAL)
+            if alert is not None and alert.kind == "no_data":  # the feed is back
+                return book.observe(TOTAL, Observation(m, 0, 0.0, "drop", x, 0.0))
+            if not self.total_judged or buf.present < len(buf.expected):
+                return []
+            for other in self._drop_others:
+                if book.by_status.get(other):
+                    return []
+        else:
+            counts = buf.counts
+            if name not in counts and not st.sparse:
+                # Absent but not from a zero-omitting source: a no-data question for a volume
+                # status; zero for a failure status unless it is already flagged as silent.
+                alert = book.by_status.get(name)
+                if not st.spike or (alert is not None and alert.kind == "no_data"):
+                    return []
+            x = counts.get(name, 0)
+        if late or m <= st.evidence_minute:
+            # Out of order: the window sums have moved on; judge the minute on its own.
+            sev, z, mu, _up, kind = self._judge(st, m, x, buf.total - x, buf.e_total, False, False)
+        else:
+            st.evidence_minute = m
+            sev, z, mu, kind = self._evidence(st, m, x, buf)
+        if sev < 2:
+            return book.observe_normal(name, m, sev)
+        if z is None:
+            z = 0.0
+        events = book.observe(name, Observation(m, sev, z, kind, x, mu))
+        if name in book.by_status and not late:
+            st.evidence.absorb()  # the open alert has this evidence; judge what comes next
+            st.pending.clear()  # the build-up of an incident is not normal
+        return events
+
+    def _evidence(self, st: _Status, m: int, x: int, buf: _Minute) -> tuple[int, float, float, str]:
+        """(severity, evidence, expected count, kind) of a status's complete bucket m.
+
+        The bucket joins the window sums (count view, rate view, drop view). Each window's
+        score is judged against its own learned tail (`Tail`): evidence = score minus how far
+        that tail lifts the `high` threshold. Rises: where the status has other traffic beside
+        it, both the count and the rate view must show it (the smaller score counts), so a
+        proportional surge stays quiet; a lone status is judged on its counts. The evidence of
+        the minute is the largest over the windows whose sums are also `spike_min_ratio` above
+        (or `drop_min_fraction` below) expectation while the shortest window of 3 minutes or
+        more still shows the change.
+        """
+        windows = self._windows
+        ev = st.evidence
+        best, short, mu_best, kind = 0.0, 0.0, 0.0, "spike"
+        alert = self.book.by_status.get(st.name)
+        learn = alert is None
+        mus: list[float] = []
+        rise_fits: list[Baseline] = []
+        rise_phis: list[float] = []
+        if st.spike:
+            has_count = st.level_fit.minutes > 0
+            has_rate = st.rate_fit.minutes > 0
+            mu_c = st.count_expected(m) if has_count else float(x)
+            if has_rate:
+                lam = st.rate_fit.coef
+                e_other = buf.e_total / (1.0 + lam)
+                n_other = buf.total - x
+                mu_r = lam * (n_other if n_other > e_other else e_other)
+            else:
+                mu_r = float(x)
+            mus += (mu_c, mu_r)
+            if has_rate:
+                rise_fits.append(st.rate_fit)
+                rise_phis.append(st.phi_r)
+            if has_count:
+                rise_fits.append(st.level_fit)
+                rise_phis.append(st.phi_l)
+            mu_best = mu_r if has_rate else mu_c
+        if st.drop:
+            mu_d = st.drop_expected(m) if st.level_fit.minutes else float(x)
+            mus.append(mu_d)
+        if st.profile.epoch != st.evidence_epoch:
+            # The profile changed scale (a first full day, a day type of its own): sums of
+            # expectations made before are not comparable; start the windows afresh.
+            st.evidence_epoch = st.profile.epoch
+            ev.absorb()
+        ev.push(float(x), tuple(mus))
+        seasonal = st.profile.shapes(m)[3] > 0.0
+        sx = ev.sx
+        held = ev.held
+        r = self._recent
+        high = self._high
+        cap = self._medium - 1e-6  # just below medium
+        min_count = self._min_count
+        seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
+        if rise_fits:
+            views = [1, 0] if len(rise_fits) == 2 else ([1] if st.rate_fit.minutes else [0])
+            tails = st.rise_tails
+            if sx[r] > ev.smu[views[0]][r]:
+                ratio = self._spike_ratio
+                specs = [
+                    (ev.smu[v], phi, phi * fit.spread + 1.0 / fit.info, v == 0 and not seasonal)
+                    for v, fit, phi in zip(views, rise_fits, rise_phis, strict=True)
+                ]
+                for j in range(len(windows)):
+                    s_j = sx[j]
+                    z = 1e9
+                    for sums, phi, fixed, no_long in specs:
+                        if no_long and windows[j] > 5:
+                            continue  # no day of history: a daily ramp is not a rise
+                        m_j = sums[j]
+                        gap = s_j - m_j
+                        # surely_within(s_j, m_j, size, 2.0) of a Poisson bound, written out:
+                        # the NB deviance is below it, so the score is surely below 2.
+                        if gap <= 0.0 or 2.0 * gap * gap < 3.9 * m_j:
+                            z = 0.0
+                            break
+                        zv = score(s_j, m_j, 1.0 / (phi / held[j] + fixed))
+                        if zv < z:
+                            z = zv
+                    if z < 2.0 or z == 1e9:
+                        continue
+                    tail = tails[j]
+                    if learn:
+                        seen.append((tail, z))
+                    off = tail.limit - tail.normal
+                    e = z - off if off > 0.0 else z
+                    if cap < e < high and windows[j] > 1:
+                        e = cap  # a sum of minutes opens at high; `medium` is per minute
+                    if s_j >= ratio * ev.smu[views[-1]][j] and s_j >= min_count:
+                        if e > best:
+                            best = e
+                        if e > short and windows[j] <= 5:
+                            short = e
+            # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
+            kind = "spike" if short >= self._low or short >= best else "shift"
+        if st.drop and st.level_fit.minutes:
+            d = len(mus) - 1
+            sd = ev.smu[d]
+            fit = st.level_fit
+            phi = st.phi_l
+            fixed = phi * fit.spread + 1.0 / fit.info
+            tails = st.drop_tails
+            dbest = 0.0
+            if sx[r] < sd[r]:
+                keep = self._drop_keep
+                for j in range(len(windows)):
+                    s_j, m_j = sx[j], sd[j]
+                    if s_j >= m_j or (windows[j] > 1 and not seasonal):
+                        continue  # (before a day of history a daily decline is no drop)
+                    gap = m_j - s_j
+                    if 2.0 * gap * gap < 3.9 * m_j:
+                        continue  # surely below 2 (as above)
+                    z = -score(s_j, m_j, 1.0 / (phi / held[j] + fixed))
+                    if z < 2.0:
+                        continue
+                    tail = tails[j]
+                    if learn:
+                        seen.append((tail, z))
+                    off = tail.limit - tail.normal
+                    e = z - off if off > 0.0 else z
+                    if cap < e < high and windows[j] > 1:
+                        e = cap
+                    if e > dbest and s_j <= keep * m_j:
+                        dbest = e
+            if dbest > best or not st.spike:
+                best, mu_best, kind = dbest, mus[d], "drop"
+        st.rise_clock[0] += 1.0
+        st.drop_clock[0] += 1.0
+        if ev.pushes % 60 == 0:
+            decay = ev.pushes % 1440 == 0
+            if decay:
+                st.rise_clock[0] *= self._tail_decay
+                st.drop_clock[0] *= self._tail_decay
+            for tail in st.rise_tails + st.drop_tails:
+                if decay:
+                    tail.decay(self._tail_decay)
+                else:
+                    tail.refresh()
+        sev = severity_of(best, self.config)
+        # Normal minutes teach the tails what this status does; a minute that may open an
+        # alert teaches them too, with less weight, so a pattern that keeps coming back
+        # (bursts of a bursty series) stops paging while a few real incidents do not.
+        if seen:
+            if sev < 2:
+                st.pending.append((m, seen))
+            elif self._alert_weight > 0.0:
+                for tail, z in seen:
+                    tail.add(z, self._alert_weight)
+        pending = st.pending
+        horizon = m - self._learn_delay
+        while pending and pending[0][0] <= horizon:
+            for tail, z in pending.popleft()[1]:
+                tail.add(z)
+        return sev, best, mu_best, kind
+
+    def _phi(self, sums: list[float], fit: Baseline) -> float:
+        """The view's long-memory dispersion once it has a day of weight, else the fit's."""
+        r2, s1, s2, n = sums
+        if n < self._phi_weight or s2 <= 0.0:
+            return fit.phi
+        phi = (r2 - s1) / s2
+        return phi if phi > self._floor else self._floor

@@ -1,0 +1,154 @@
+"""Hour-of-day profiles: what a status usually does at this hour, weekdays apart from
+weekends once there is enough history of each."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from server.detect.stats import median
+
+_SHAPES_KEPT = 1024  # memoised HourProfile.shape values per profile
+
+
+class HourProfile:
+    """Hour-of-day profile: median over past days of each hour's mean count (robust to a bad day).
+
+    Keeps one series pooled over all days and one per day type (weekday, weekend); the typed
+    one is used once it has `weekday_min_days` days, so weekly patterns appear with history.
+    """
+
+    __slots__ = (
+        "_cache",
+        "_cur_key",
+        "_cur_n",
+        "_cur_sum",
+        "_min_days",
+        "_own",
+        "_prior",
+        "_shapes",
+        "epoch",
+        "pooled",
+        "typed",
+    )
+
+    def __init__(self, days: int, min_days: int, prior: float = 0.0) -> None:
+        self._prior = prior
+        self.pooled: list[deque[float]] = [deque(maxlen=days) for _ in range(24)]
+        self.typed: list[list[deque[float]]] = [
+            [deque(maxlen=days) for _ in range(24)] for _ in range(2)
+        ]
+        self._min_days = min_days
+        self._cur_key = -1
+        self._cur_sum = 0.0
+        self._cur_n = 0
+        self._cache: dict[int, tuple[list[float], float] | None] = {}
+        # shape() by minute: the engine asks for the same few minutes again and again.
+        self._shapes: dict[int, tuple[float, float, float, float]] = {}
+        # Changes when a day type's profile appears or turns typed: shapes learned before
+        # are then on another scale (the engine re-weighs its level windows).
+        self.epoch = 0
+        self._own = [True, True]  # _own_level by day type, updated when an hour is pushed
+
+    def add(self, minute: int, value: float) -> None:
+        """Account one settled minute (epoch seconds of its start)."""
+        key = minute // 3600
+        if key != self._cur_key:
+            self._push()
+            self._cur_key, self._cur_sum, self._cur_n = key, 0.0, 0
+        self._cur_sum += value
+        self._cur_n += 1
+
+    def _push(self) -> None:
+        if self._cur_key < 0 or self._cur_n < 30:
+            return
+        hour = self._cur_key % 24
+        mean = self._cur_sum / self._cur_n
+        before = self._kind()
+        self.pooled[hour].append(mean)
+        self.typed[_weekend(self._cur_key * 3600)][hour].append(mean)
+        self._cache.clear()
+        self._shapes.clear()
+        self._own = [self._own_level(0), self._own_level(1)]
+        if self._kind() != before:
+            self.epoch += 1
+
+    def _kind(self) -> tuple[bool, bool, bool]:
+        """(pooled profile complete, weekday profile typed, weekend profile typed)."""
+        need = self._min_days
+        return (
+            all(self.pooled),
+            all(len(d) >= need for d in self.typed[0]),
+            all(len(d) >= need for d in self.typed[1]),
+        )
+
+    def hour_value(self, hour: int, weekend: int | None = None) -> float | None:
+        """Typical mean count per minute in this hour of day, or None without history."""
+        if weekend is not None:
+            typed = self.typed[weekend][hour]
+            if len(typed) >= self._min_days:
+                return median(list(typed))
+        series = self.pooled[hour]
+        return median(list(series)) if series else None
+
+    def _own_level(self, weekend: int) -> bool:
+        """Whether the profile's level is this day type's own: it has its typed profile, or
+        no day of the other type was seen (a weekday-made level is no weekend's level)."""
+        need = self._min_days
+        if all(len(d) >= need for d in self.typed[weekend]):
+            return True
+        return not any(self.typed[1 - weekend])
+
+    def _profile(self, weekend: int) -> tuple[list[float], float] | None:
+        if weekend not in self._cache:
+            values = [self.hour_value(h, weekend) for h in range(24)]
+            if any(v is None for v in values):
+                self._cache[weekend] = None
+            else:
+                mean = sum(values) / 24.0  # type: ignore[arg-type]
+                self._cache[weekend] = (values, mean) if mean > 0 else None  # type: ignore[assignment]
+        return self._cache[weekend]
+
+    def shape(self, minute: int) -> float:
+        """Relative level of this time of day (1.0 = daily average; 1.0 without a full day)."""
+        return self.shapes(minute)[0]
+
+    def shapes(self, minute: int) -> tuple[float, float, float, float]:
+        """(shape, lower, upper, daily mean): the interpolated shape, the lower and higher of
+        it and the shape of this hour alone, and the mean count per minute of the day type
+        (0.0 without a full day). A traffic step at an hour boundary (a shop opening) is then
+        not half-expected in the half hour before it: rises are judged against the upper
+        shape, drops against the lower one."""
+        value = self._shapes.get(minute)
+        if value is None:
+            if len(self._shapes) >= _SHAPES_KEPT:
+                self._shapes.clear()
+            value = self._shapes[minute] = self._shape(minute)
+        return value
+
+    def daily_mean(self, minute: int) -> float | None:
+        """Mean count per minute over the day type of this minute, None without a full day."""
+        mean = self.shapes(minute)[3]
+        return mean if mean > 0.0 else None
+
+    def _shape(self, minute: int) -> tuple[float, float, float, float]:
+        prof = self._profile(_weekend(minute))
+        if prof is None:
+            return 1.0, 1.0, 1.0, 0.0
+        values, mean = prof
+        prior = self._prior  # shrinks the shapes of a sparse status towards flat
+        daily = mean if self._own[_weekend(minute)] else 0.0
+        mean += prior
+        pos = (minute % 86400) / 3600.0 - 0.5
+        h0 = math.floor(pos)
+        w = pos - h0
+        v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
+        shape = max((v + prior) / mean, 0.02)
+        step = max((values[(minute % 86400) // 3600] + prior) / mean, 0.02)
+        if step < shape:
+            return shape, step, shape, daily
+        return shape, shape, step, daily
+
+
+def _weekend(epoch: int) -> int:
+    return 1 if (epoch // 86400 + 3) % 7 >= 5 else 0  # 1970-01-01 was a Thursday
