@@ -120,9 +120,7 @@ class Receiver(Queries, Actions):
             store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
             store.list_silences(conn, int(time.time())),
             store.max_alert_id(conn) + 1,
-        )
-        engine.book.next_silence_id = max(
-            engine.book.next_silence_id, store.max_silence_id(conn) + 1
+            store.max_silence_id(conn) + 1,
         )
         newest = store.newest_minute(conn, self.horizon())
         if newest is not None:

@@ -187,9 +187,16 @@ class Engine(Judging, Settling, Timers):
         self.watermark = max(self.watermark, m)
         self.expected_set = frozenset(totals)
 
-    def restore(self, alerts: list[Alert], silences: list[Silence], next_alert_id: int) -> None:
-        """Reload persisted alerts (open ones become current) and silences."""
-        self.book.restore(alerts, silences, next_alert_id)
+    def restore(
+        self,
+        alerts: list[Alert],
+        silences: list[Silence],
+        next_alert_id: int,
+        next_silence_id: int = 1,
+    ) -> None:
+        """Reload persisted alerts (open ones become current) and silences; ids continue
+        after the largest the store has used."""
+        self.book.restore(alerts, silences, next_alert_id, next_silence_id)
 
     # ------------------------------------------------------------ operator actions
 
@@ -208,7 +215,7 @@ class Engine(Judging, Settling, Timers):
         return self.book.add_silence(status, minutes, by, reason, now)
 
     def remove_silence(self, silence_id: int) -> Silence:
-        """Delete a silence; KeyError when unknown (HTTP 404)."""
+        """Delete a silence; SilenceNotFound when none with this id is in force."""
         return self.book.remove_silence(silence_id)
 
     def silences(self, now: int) -> list[Silence]:

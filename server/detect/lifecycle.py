@@ -358,7 +358,13 @@ class AlertBook:
     def _silenced(self, status: str, now: int) -> bool:
         return any(s.matches(status, now) for s in self.silences.values())
 
-    def restore(self, alerts: list[Alert], silences: list[Silence], next_alert_id: int) -> None:
+    def restore(
+        self,
+        alerts: list[Alert],
+        silences: list[Silence],
+        next_alert_id: int,
+        next_silence_id: int = 1,
+    ) -> None:
         """Reload persisted state at start-up (open alerts become current again)."""
         for alert in alerts:
             self.by_id[alert.id] = alert
@@ -370,8 +376,9 @@ class AlertBook:
         self.next_id = max([next_alert_id, self.next_id, *(i + 1 for i in ids)])
         for silence in silences:
             self.silences[silence.id] = silence
-        if silences:
-            self.next_silence_id = max(self.next_silence_id, max(s.id for s in silences) + 1)
+        self.next_silence_id = max(
+            [next_silence_id, self.next_silence_id, *(s.id + 1 for s in silences)]
+        )
 
 
 def _event(alert: Alert, kind: str, at: int, detail: str) -> AlertEvent:
