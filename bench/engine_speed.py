@@ -34,9 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from server.detect.config import DetectConfig  # noqa: E402
 from server.detect.engine import Engine  # noqa: E402
-from server.detect.stats import DetectConfig  # noqa: E402
 from server.records import Record  # noqa: E402
+from server.tools.backtest import bucket_ticks  # noqa: E402
 from server.tools.csvfiles import load_sorted  # noqa: E402
 from server.tools.traffic import labelled_week  # noqa: E402
 
@@ -123,9 +124,7 @@ def time_backtest(engine_class: Any, config_class: Any, records: list[Record]) -
         if current is None:
             current = m
         elif m > current:
-            step = (m - current) // b
-            ticks = range(current + b, m + b, b) if step <= 120 else (current + b, m)
-            for t in ticks:
+            for t in bucket_ticks(current, m, b):
                 engine.tick(t)
             current = m
         engine.ingest(rec)

@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.detect.stats import DetectConfig  # noqa: E402
+from server.detect.config import DetectConfig  # noqa: E402
 from server.records import Record  # noqa: E402
 from server.tools.backtest import replay  # noqa: E402
 from server.tools.seedrule import replay as seed_replay  # noqa: E402

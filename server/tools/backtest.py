@@ -13,7 +13,7 @@ import json
 import statistics
 import sys
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -170,6 +170,15 @@ def _when(text: str, day: date | None) -> int:
     return parse_timestamp(text)
 
 
+def bucket_ticks(current: int, m: int, b: int) -> Sequence[int]:
+    """The ticks a replay gives when the stream moves from bucket `current` to `m`: one per
+    bucket boundary passed (the receiver ticks every few seconds), or just the first and the
+    last across a long gap."""
+    if (m - current) // b <= 120:
+        return range(current + b, m + b, b)
+    return (current + b, m)
+
+
 def replay(
     records: list[Record],
     config: DetectConfig,
@@ -190,10 +199,7 @@ def replay(
         if current is None:
             current = m
         elif m > current:
-            # The receiver ticks every few seconds; here once per bucket boundary passed.
-            step = (m - current) // b
-            ticks = range(current + b, m + b, b) if step <= 120 else (current + b, m)
-            for t in ticks:
+            for t in bucket_ticks(current, m, b):
                 keep(engine.tick(t))
             current = m
         keep(engine.ingest(rec).events)
