@@ -89,7 +89,6 @@ class TxmonHTTPServer:
         self._stopped = threading.Event()
         self._stopped.set()
         self._reserve: Any = open("/dev/null", "rb")  # noqa: SIM115 (freed on EMFILE)
-        self.refused = 0
         self._workers = [
             threading.Thread(target=self._work_loop, name=f"txmon-http-{i}", daemon=True)
             for i in range(config.http_threads)
@@ -183,7 +182,6 @@ class TxmonHTTPServer:
             self._park(Connection(sock, address, self.config.body_timeout))
 
     def _refuse(self, sock: socket.socket, code: int, message: str) -> None:
-        self.refused += 1
         with contextlib.suppress(OSError):
             sock.send(canned(code, message), socket.MSG_DONTWAIT)
         sock.close()
