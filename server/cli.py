@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any
 
 from server import __version__, store
 from server.config import Config, ConfigError, load
+from server.config.location import redact
 
 log = logging.getLogger("txmon")
 
@@ -26,6 +26,12 @@ EPILOG_SERVE = """examples:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML config file (or $TXMON_CONFIG)")
     parser.add_argument("--db", metavar="PATH", help="SQLite database file (or $TXMON_DB)")
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="postgresql://USER@HOST:PORT/DB, sqlite:PATH or a path (or $TXMON_STORE); "
+        "default: the --db file",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "init-db",
         help="create or migrate the database and print its path and schema version",
         description="Create the database (or migrate it to this version's schema) and exit.",
-        epilog="example:\n  txmon-server init-db --db ./txmon.db",
+        epilog="example:\n  txmon-server init-db --db ./txmon.db\n"
+        "  txmon-server init-db --store postgresql://txmon@db.internal:5432/txmon",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(init)
@@ -123,19 +130,21 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 def resolve_config(args: argparse.Namespace, **flags: Any) -> Config:
     flags["db"] = getattr(args, "db", None)
+    flags["store"] = getattr(args, "store", None)
     return load(flags=flags, path=getattr(args, "config", None))
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
     config = resolve_config(args)
-    conn = store.connect(config.db)
+    location = config.location
+    conn = store.open_store(location)
     try:
         before = store.schema_version(conn)
         after = store.migrate(conn)
     finally:
         conn.close()
     change = "created" if before == 0 else ("migrated" if after != before else "up to date")
-    print(f"{config.db}: schema version {after} ({change})")
+    print(f"{location.shown}: schema version {after} ({change})")
     return 0
 
 
@@ -167,9 +176,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info(
-        '{"event":"listening","url":"%s","db":"%s","schema":%d,"auth":%s}',
+        '{"event":"listening","url":"%s","store":"%s","db":"%s","schema":%d,"auth":%s}',
         httpd.url,
-        config.db.replace('"', '\\"'),
+        receiver.store_kind,
+        config.location.shown.replace('"', '\\"'),
         receiver.schema_version,
         "true" if config.token else "false",
     )
@@ -192,8 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"txmon-server: {exc}", file=sys.stderr)
         return 2
-    except (store.StoreError, sqlite3.DatabaseError) as exc:
-        print(f"txmon-server: database error: {exc}", file=sys.stderr)
+    except (store.StoreError, *store.database_errors()) as exc:
+        print(f"txmon-server: database error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

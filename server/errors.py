@@ -8,6 +8,7 @@
     │   ├── WriterTimeout      the writer did not answer in time (overloaded)
     │   ├── ReadersBusy        every read connection stayed busy
     │   └── StorageFailing     a commit failed (disk full, I/O error): nothing was stored
+    │       └── DatabaseUnreachable   the PostgreSQL server cannot be reached
     ├── Refused                the request is understood and refused; nothing was stored
     │   ├── BodyError          the body cannot be read (400, 411, 413, 415, 422)
     │   ├── IdempotencyConflict   a key reused with another body (422)
@@ -61,6 +62,12 @@ class StorageFailing(Unavailable):
     """A commit failed (disk full, I/O error); nothing of it was stored."""
 
     retry_after = 5
+
+
+class DatabaseUnreachable(StorageFailing):
+    """The PostgreSQL server refused or lost the connection; the message names no secret."""
+
+    retry_after = 2
 
 
 class Refused(TxmonError):

@@ -43,6 +43,35 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, every: float
         time.sleep(every)
 
 
+# --- the two stores ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL server for the session (tests/pg.py); skips without one."""
+    from tests.pg import start_cluster
+
+    cluster = start_cluster(free_port())
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store a test runs on: a fresh SQLite file, then a fresh PostgreSQL database.
+
+    Every test that takes it (the store suite) runs once on each store."""
+    if request.param == "sqlite":
+        return str(tmp_path / "txmon.db")
+    return request.getfixturevalue("pg_cluster").create_database()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """A fresh PostgreSQL database, for tests of what only PostgreSQL does."""
+    return pg_cluster.create_database()
+
+
 @dataclass
 class Live:
     """A receiver running in this process, on its own thread."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from server.config.location import StoreLocation, redact, resolve
 from server.config.notify import NotifyConfig
 from server.config.values import coerce
 from server.errors import ConfigError
@@ -71,6 +72,13 @@ class Config:
         None,
         "SQLite file; default $XDG_DATA_HOME/txmon/txmon.db.",
         factory=default_db_path,
+    )
+    store: str | None = _setting(
+        "store",
+        "str",
+        None,
+        "Where the data lives: a SQLite path or sqlite: URL (default: the db file), or "
+        "postgresql://USER[:PASSWORD]@HOST:PORT/DB.",
     )
     token: str | None = _setting(
         "server",
@@ -141,11 +149,18 @@ class Config:
     notify: NotifyConfig = field(default_factory=lambda: NotifyConfig.load({}, {}))
     source: str | None = None
 
+    @property
+    def location(self) -> StoreLocation:
+        """The store to open: PostgreSQL when `store` is a postgresql:// URL, else SQLite."""
+        return resolve(self.store, self.db)
+
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("detect",)}
         for s in SETTINGS:
             if s.secret and shown.get(s.name):
                 shown[s.name] = "***"
+        if shown.get("store"):
+            shown["store"] = redact(shown["store"])
         return f"Config({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
@@ -254,5 +269,6 @@ def _validate(config: Config) -> None:
     for name in ("header_timeout", "body_timeout", "idle_timeout"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
+    config.location  # noqa: B018  (an unusable store URL is a ConfigError at load time)
     if config.token is not None and not config.token.strip():
         raise ConfigError("token is set but empty")

@@ -19,6 +19,7 @@ from typing import Any
 
 from server import store
 from server.config import Config, ConfigError
+from server.config.location import redact
 from server.core.actions import Actions
 from server.core.answers import IngestResult, alerts_touched, ingest_answer
 from server.core.metrics import Metrics, RateMeter, register_gauges
@@ -27,6 +28,7 @@ from server.detect.config import DetectConfig
 from server.detect.engine import Engine, Judged
 from server.detect.lifecycle import ACKNOWLEDGED, FIRING, Alert, AlertEvent
 from server.errors import (
+    DatabaseUnreachable,
     IdempotencyConflict,
     NotFound,
     Refused,
@@ -62,7 +64,11 @@ class Receiver(Queries, Actions):
             channels = build_channels(config.notify)
         except ValueError as exc:
             raise ConfigError(f"[notify] {exc}") from None
-        self._conn = store.connect(config.db, synchronous=config.synchronous)
+        self.location = config.location
+        self.store_kind = self.location.kind
+        # PostgreSQL: several receivers insert at once, so ids come from a shared sequence.
+        self._shared_ids = self.store_kind == "postgresql"
+        self._conn = store.open_store(self.location, synchronous=config.synchronous)
         self.schema_version = store.migrate(self._conn)
         self._warn_of_future_records()
         self._statuses = store.distinct_statuses(self._conn)
@@ -79,13 +85,14 @@ class Receiver(Queries, Actions):
         self.tick_seconds = TICK_SECONDS
         self._watermark: int | None = self.engine.watermark
         self._watermark_wall = time.time()
-        self.readers = store.Readers(config.db, size=config.read_connections)
+        self.readers = store.open_readers(self.location, size=config.read_connections)
         self.rate = RateMeter()
         self.metrics = Metrics()
         register_gauges(self.metrics, self._read, self.rate, self.horizon)
         self._next_cleanup = 0.0
         # Writer-thread state: the id the next stored record gets, records staged for COMMIT.
-        self._next_id = store.next_record_id(self._conn)
+        self._next_id = 0 if self._shared_ids else store.next_record_id(self._conn)
+        self._stale = False  # writer state to re-read before the next write (after a failure)
         self._pending = store.PendingRecords()
         self.writer = Writer(
             self._conn,
@@ -192,6 +199,8 @@ class Receiver(Queries, Actions):
                             "this Idempotency-Key was already used with a different body"
                         )
                     return IngestResult(seen[1], seen[2].encode(), [], replayed=True), 0, []
+            if self._stale:
+                self._reload_writer_state(conn)
             new_statuses = {r.status for r in records} - self._statuses
             if new_statuses:
                 self._check_status_cap(new_statuses)
@@ -204,7 +213,10 @@ class Receiver(Queries, Actions):
                 watermark = engine.watermark
                 changed = self._changed_alerts(engine)
             events = [e for j in judged for e in j.events]
-            first_id = self._next_id
+            if self._shared_ids:
+                first_id = store.reserve_record_ids(conn, len(records))
+            else:
+                first_id = self._next_id
             if events:
                 self._persist(conn, events, now)
             for alert in changed:
@@ -249,7 +261,12 @@ class Receiver(Queries, Actions):
         error) becomes StorageFailing, which the API answers with 503 and Retry-After."""
         try:
             return self.writer.call(work, weight)
-        except sqlite3.Error as exc:
+        except DatabaseUnreachable as exc:
+            log.warning("a commit failed: %s", exc)
+            raise DatabaseUnreachable(
+                "the database is unreachable (see /healthz); nothing was stored, retry"
+            ) from None
+        except store.database_errors() as exc:
             log.warning("a commit failed: %s: %s", type(exc).__name__, exc)
             raise StorageFailing(
                 "storage is failing (see /healthz); nothing was stored, retry"
@@ -258,10 +275,19 @@ class Receiver(Queries, Actions):
     def _on_commit_failure(self, exc: BaseException) -> None:
         """Nothing of the batch is stored: re-read the writer state from the database."""
         self._pending.clear()
-        self._next_id = store.next_record_id(self._conn)
-        self._statuses = store.distinct_statuses(self._conn)
         self._engine_dirty = True
         self._saved.clear()
+        try:
+            self._reload_writer_state(self._conn)
+        except store.database_errors():  # the database is down: re-read before the next write
+            self._stale = True
+
+    def _reload_writer_state(self, conn: sqlite3.Connection) -> None:
+        """The next record id (SQLite) and the statuses stored, as the database has them."""
+        if not self._shared_ids:
+            self._next_id = store.next_record_id(conn)
+        self._statuses = store.distinct_statuses(conn)
+        self._stale = False
 
     def event_clock(self, wall: float | None = None) -> int:
         """Event time now: the newest event minute plus the wall time since it arrived.
@@ -312,9 +338,12 @@ class Receiver(Queries, Actions):
         from server import __version__
 
         db = "ok"
+        problem = None
         try:
             self._read(store.probe)
-        except (sqlite3.Error, TimeoutError):
+        except DatabaseUnreachable as exc:
+            db, problem = "unreachable", str(exc)
+        except (*store.database_errors(), TimeoutError):
             db = "error"
         failing = self.writer.failing
         if db == "ok" and failing is not None:
@@ -324,10 +353,11 @@ class Receiver(Queries, Actions):
             "status": "ok" if healthy else "unavailable",
             "db": db,
             "writer": "ok" if self.writer.alive else "stopped",
+            "store": self.store_kind,
             "version": __version__,
             "schema_version": self.schema_version,
             "uptime_seconds": round(time.time() - self.started_at, 1),
         }
-        if failing is not None:
-            document["db_error"] = failing
+        if failing is not None or problem is not None:
+            document["db_error"] = redact(problem or failing or "")
         return healthy, document

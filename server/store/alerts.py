@@ -34,13 +34,17 @@ def save_events(conn: sqlite3.Connection, events: Sequence[AlertEvent], now: int
     for alert in latest.values():
         save_alert(conn, alert, now)
     ids = []
+    sql = (
+        "INSERT INTO alert_events (alert_id, type, at, detail, snapshot, recorded_at)"
+        " VALUES (?,?,?,?,?,?)"
+    )
+    returning = getattr(conn, "dialect", None) == "postgresql"  # no lastrowid there
     for e in events:
         cursor = conn.execute(
-            "INSERT INTO alert_events (alert_id, type, at, detail, snapshot, recorded_at)"
-            " VALUES (?,?,?,?,?,?)",
+            sql + " RETURNING id" if returning else sql,
             (e.alert_id, e.type, e.at, e.detail, json.dumps(e.alert.as_dict()), now),
         )
-        ids.append(int(cursor.lastrowid or 0))
+        ids.append(int(cursor.fetchone()[0] if returning else cursor.lastrowid or 0))
     return ids
 
 

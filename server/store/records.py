@@ -34,8 +34,22 @@ class Verdict(Protocol):
     upper: float
 
 
+def is_postgres(conn: object) -> bool:
+    """True for a PostgreSQL connection (the adapter in `store.postgres`), False for sqlite3."""
+    return getattr(conn, "dialect", None) == "postgresql"
+
+
 def next_record_id(conn: sqlite3.Connection) -> int:
+    """SQLite: the id after the largest (one writer assigns them in order). PostgreSQL's are
+    reserved per request from a shared sequence instead (`reserve_record_ids`)."""
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM transactions").fetchone()[0])
+
+
+def reserve_record_ids(conn: sqlite3.Connection, n: int) -> int:
+    """PostgreSQL only: the first of `n` consecutive ids no other receiver will use."""
+    import server.store.postgres as postgres
+
+    return postgres.reserve_ids(conn, n)  # type: ignore[arg-type]
 
 
 class PendingRecords:
@@ -66,7 +80,11 @@ class PendingRecords:
         Verdict numbers are stored unrounded (reads round them) and the rollup is summed by
         SQLite from the rows just inserted: both cost Python nothing per record.
         """
-        if self.rows:
+        if self.rows and is_postgres(conn):
+            import server.store.postgres as postgres
+
+            postgres.insert_records(conn, self.rows)  # type: ignore[arg-type]
+        elif self.rows:
             conn.executemany(
                 "INSERT INTO transactions (id, ts, status, count, severity, score, expected,"
                 " upper, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -212,7 +230,12 @@ def window_totals(conn: sqlite3.Connection, first: int, last: int) -> dict[str, 
 
 
 def records_stored(conn: sqlite3.Connection) -> int:
-    """Ids are dense and never reused (nothing is deleted), so the largest id is the count."""
+    """SQLite: ids are dense and never reused (nothing is deleted), so the largest id is the
+    count. PostgreSQL's sequence leaves gaps (rolled-back reservations): sum the rollup."""
+    if is_postgres(conn):
+        return int(
+            conn.execute("SELECT COALESCE(SUM(records), 0) FROM minute_totals").fetchone()[0]
+        )
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM transactions").fetchone()[0])
 
 

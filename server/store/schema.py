@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
-from server.errors import StoreError
+from server.config.location import POSTGRESQL, StoreLocation
+from server.errors import DatabaseUnreachable, StoreError
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: records with their verdicts, per-minute rollup, idempotent answers.
@@ -141,12 +143,56 @@ def connect(path: str, *, synchronous: str = "normal") -> sqlite3.Connection:
     return conn
 
 
+def open_store(location: StoreLocation, *, synchronous: str = "normal") -> sqlite3.Connection:
+    """The writer's (or a command's) connection to the store `location` names."""
+    if location.kind == POSTGRESQL:
+        import server.store.postgres as postgres
+
+        return postgres.connect(location.target)  # type: ignore[return-value]
+    return connect(location.target, synchronous=synchronous)
+
+
+def open_readers(location: StoreLocation, size: int) -> Any:
+    """The pool of read connections for the API (SQLite: read-only files; PostgreSQL: a
+    checked psycopg pool)."""
+    if location.kind == POSTGRESQL:
+        import server.store.postgres as postgres
+
+        return postgres.PgReaders(location.target, size=size)
+    from server.store.readers import Readers
+
+    return Readers(location.target, size=size)
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """Every error a statement on either store raises when the database fails."""
+    found: list[type[BaseException]] = [sqlite3.Error, DatabaseUnreachable]
+    import sys
+
+    postgres = sys.modules.get("server.store.postgres")
+    if postgres is not None:
+        found.append(postgres.DatabaseError)
+    return tuple(found)
+
+
+def _is_postgres(conn: object) -> bool:
+    return getattr(conn, "dialect", None) == POSTGRESQL
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
+    if _is_postgres(conn):
+        import server.store.postgres as postgres
+
+        return postgres.schema_version(conn)  # type: ignore[arg-type]
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to `SCHEMA_VERSION`, one transaction per step; return the version."""
+    if _is_postgres(conn):
+        import server.store.postgres as postgres
+
+        return postgres.migrate(conn)  # type: ignore[arg-type]
     version = schema_version(conn)
     if version > SCHEMA_VERSION:
         raise StoreError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.errors import WriterClosed, WriterTimeout
+from server.store.schema import database_errors
 
 Work = Callable[[sqlite3.Connection], Any]
 
@@ -174,10 +175,13 @@ class Writer:
                 self._before_commit(conn)
             conn.execute("COMMIT")
         except Exception as exc:  # nothing of this transaction is durable
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, database_errors()):
                 self.failing = f"{type(exc).__name__}: {exc}"
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except database_errors():  # a lost PostgreSQL connection has nothing to undo
+                    pass
             if self._on_commit_failure is not None:
                 self._on_commit_failure(exc)
             if len(batch) > 1:
