@@ -291,6 +291,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["ok", "unavailable"]},
             "db": {"type": "string", "description": "'ok', or what is wrong."},
             "writer": {"type": "string", "description": "'ok' or 'stopped'."},
+            "store": {"type": "string", "enum": ["sqlite", "postgresql"]},
             "version": {"type": "string"},
             "schema_version": {"type": "integer"},
             "uptime_seconds": {"type": "number", "minimum": 0},

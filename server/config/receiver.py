@@ -125,7 +125,7 @@ class Config:
         "server", "float", 60.0, "Seconds a keep-alive connection may sit idle before it is closed."
     )
     read_connections: int = _setting(
-        "store", "int", 8, "SQLite read connections in the pool shared by API reads."
+        "store", "int", 8, "Read connections in the pool shared by API reads (either store)."
     )
     idempotency_hours: int = _setting(
         "server", "int", 24, "How long Idempotency-Key answers are kept."

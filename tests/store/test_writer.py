@@ -3,13 +3,12 @@ cheap, and nothing is answered before it is committed."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from pathlib import Path
 
 import pytest
 
 from server import store
+from server.config import load
 from server.store.writer import Writer, WriterClosed
 
 
@@ -17,20 +16,27 @@ class Refusal(Exception):
     pass
 
 
+def open_conn(url: str):
+    return store.open_store(load(env={}, flags={"store": url}).location)
+
+
 @pytest.fixture
-def setup(tmp_path: Path):
-    path = str(tmp_path / "w.db")
-    conn = store.connect(path)
+def setup(store_url: str):
+    conn = open_conn(store_url)
     conn.execute("CREATE TABLE t (v INTEGER)")
     failures: list[BaseException] = []
     writer = Writer(conn, on_commit_failure=failures.append, refusals=(Refusal,))
-    yield writer, path, failures
+    yield writer, store_url, failures
     writer.close()
     conn.close()
 
 
-def rows(path: str) -> list[int]:
-    return sorted(v for (v,) in sqlite3.connect(path).execute("SELECT v FROM t"))
+def rows(url: str) -> list[int]:
+    conn = open_conn(url)
+    try:
+        return sorted(v for (v,) in conn.execute("SELECT v FROM t").fetchall())
+    finally:
+        conn.close()
 
 
 def insert(value: int):
@@ -43,7 +49,7 @@ def test_a_failing_job_is_undone_alone_and_the_batch_is_retried(setup) -> None:
     writer.start()
     writer.submit(lambda conn: gate.wait(5))  # holds the thread so the next three batch up
 
-    def boom(conn: sqlite3.Connection) -> None:
+    def boom(conn) -> None:
         conn.execute("INSERT INTO t VALUES (99)")
         raise RuntimeError("disk on fire")
 
@@ -60,7 +66,7 @@ def test_a_refusal_fails_only_its_job_without_a_rollback(setup) -> None:
     writer, path, failures = setup
     writer.start()
 
-    def refuse(conn: sqlite3.Connection) -> None:
+    def refuse(conn) -> None:
         raise Refusal("already acknowledged")
 
     ok, no = writer.submit(insert(5)), writer.submit(refuse)
