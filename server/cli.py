@@ -85,9 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_tool_commands(commands: Any) -> None:
     """Commands whose modules carry their own arguments and `run`."""
-    from server.tools import backtest, generate, importer
+    from server.tools import backtest, generate, importer, migrate_store
 
     for name, module, summary, epilog in (
+        (
+            "migrate-store",
+            migrate_store,
+            "copy a whole store, SQLite to PostgreSQL or back (receivers stopped)",
+            migrate_store.EPILOG,
+        ),
         (
             "backtest",
             backtest,
@@ -139,8 +145,7 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     location = config.location
     conn = store.open_store(location)
     try:
-        before = store.schema_version(conn)
-        after = store.migrate(conn)
+        before, after = store.migrate_from(conn)
     finally:
         conn.close()
     change = "created" if before == 0 else ("migrated" if after != before else "up to date")

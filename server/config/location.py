@@ -14,7 +14,7 @@ POSTGRESQL = "postgresql"
 _PG_SCHEMES = ("postgresql://", "postgres://")
 # user:password@ in a URL, and password=... in a keyword/value connection string.
 _URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*):[^@\s]*@")
-_KEY_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_KEY_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
 
 
 def redact(text: str) -> str:

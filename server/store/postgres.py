@@ -209,7 +209,7 @@ def _errors() -> Iterator[None]:
 def _configure(raw: Any) -> None:
     """Loaders and dumpers so values come and go as with sqlite3: sums of integers are ints
     (not Decimal), booleans are stored as 0/1 in INTEGER columns."""
-    psycopg = _psycopg()
+    _psycopg()
     from psycopg.adapt import Dumper, Loader
 
     class NumberLoader(Loader):
@@ -218,7 +218,9 @@ def _configure(raw: Any) -> None:
             return float(text) if "." in text or "e" in text.lower() else int(text)
 
     class BoolAsInt(Dumper):
-        oid = psycopg.adapters.types["int4"].oid
+        # oid 0 ("unknown"): the server takes the column's type; an int4 oid here would also
+        # make this the dumper COPY uses for every int4 column.
+        oid = 0
 
         def dump(self, obj: bool) -> bytes:
             return b"1" if obj else b"0"
@@ -384,8 +386,14 @@ def schema_version(conn: PgConnection) -> int:
 
 
 def migrate(conn: PgConnection) -> int:
+    """Bring the schema to the newest version; return it (see `migrate_from`)."""
+    return migrate_from(conn)[1]
+
+
+def migrate_from(conn: PgConnection) -> tuple[int, int]:
     """Bring the schema to the newest version in ONE transaction, under a transaction-level
-    advisory lock so receivers starting together migrate one after the other."""
+    advisory lock so receivers starting together migrate one after the other; return (the
+    version found under the lock, the version now)."""
     newest = len(MIGRATIONS)
     raw = conn.raw
     with _errors(), raw.transaction():
@@ -404,7 +412,7 @@ def migrate(conn: PgConnection) -> int:
             raw.execute("INSERT INTO txmon_schema (version) VALUES (%s)", (newest,))
         else:
             raw.execute("UPDATE txmon_schema SET version = %s", (newest,))
-    return newest
+    return version, newest
 
 
 # --- what differs per dialect in the store modules -------------------------------------------
@@ -435,3 +443,70 @@ def insert_records(conn: PgConnection, rows: Sequence[Sequence[Any]]) -> None:
     with _errors():
         raw.execute(_INSERT_RECORDS, columns)
     conn.total_changes += len(rows)
+
+
+# --- bulk copy (migrate-store) ----------------------------------------------------------------
+
+
+def copy_out(conn: PgConnection, table: str, columns: Sequence[str]) -> Iterator[tuple]:
+    """Every row of `table` (in key order), streamed with COPY ... TO STDOUT."""
+    raw = conn.raw
+    names = ", ".join(columns)
+    types = _column_types(conn, table, columns)
+    with _errors(), raw.cursor() as cursor:
+        query = f"COPY (SELECT {names} FROM {table} ORDER BY 1) TO STDOUT"
+        with cursor.copy(query) as copy:
+            copy.set_types(types)
+            yield from copy.rows()
+
+
+def _column_types(conn: PgConnection, table: str, columns: Sequence[str]) -> list[str]:
+    """PostgreSQL's type name of each column, so COPY reads and writes typed values."""
+    found = dict(
+        conn.raw.execute(
+            "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+            " WHERE a.attrelid = %s::regclass AND a.attnum > 0",
+            (table,),
+        ).fetchall()
+    )
+    return [found[c] for c in columns]
+
+
+def copy_in(
+    conn: PgConnection,
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    rows: Iterator[Sequence[Any]],
+    *,
+    replace: bool,
+) -> int:
+    """COPY `rows` into a temporary twin of `table`, then add them to it, keeping (or, with
+    `replace`, overwriting) rows whose `key` is already there: run twice, the same table."""
+    raw = conn.raw
+    names = ", ".join(columns)
+    if replace:
+        sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    else:
+        conflict = f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
+    copied = 0
+    types = _column_types(conn, table, columns)  # not during the COPY: one query at a time
+    with _errors(), raw.transaction(), raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE copy_{table} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with cursor.copy(f"COPY copy_{table} ({names}) FROM STDIN") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+                copied += 1
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM copy_{table} ORDER BY 1 {conflict}"
+        )
+        if "id" in columns:  # identity sequences go on from the largest copied id
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
+            )
+    return copied

@@ -187,6 +187,17 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def migrate_from(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(version before, version after) of a migration; on PostgreSQL the first is read under
+    the migration lock, so of receivers migrating at once only one reports it created."""
+    if _is_postgres(conn):
+        import server.store.postgres as postgres
+
+        return postgres.migrate_from(conn)  # type: ignore[arg-type]
+    before = schema_version(conn)
+    return before, migrate(conn)
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to `SCHEMA_VERSION`, one transaction per step; return the version."""
     if _is_postgres(conn):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.errors import WriterClosed, WriterTimeout
+from server.errors import DatabaseUnreachable, WriterClosed, WriterTimeout
 from server.store.schema import database_errors
 
 Work = Callable[[sqlite3.Connection], Any]
@@ -89,6 +89,8 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="txmon-writer", daemon=True)
         # Why the last commit that had changes failed; None once one succeeds again.
         self.failing: str | None = None
+        # The last failure was an unreachable database: any commit proves it reachable again.
+        self._unreachable = False
 
     def start(self) -> None:
         self._thread.start()
@@ -177,6 +179,7 @@ class Writer:
         except Exception as exc:  # nothing of this transaction is durable
             if isinstance(exc, database_errors()):
                 self.failing = f"{type(exc).__name__}: {exc}"
+                self._unreachable = isinstance(exc, DatabaseUnreachable)
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
@@ -190,8 +193,10 @@ class Writer:
             else:
                 batch[0].future.set_exception(exc)
             return
-        if conn.total_changes != changes:  # an empty commit proves nothing about the disk
+        if conn.total_changes != changes or self._unreachable:
+            # An empty commit proves nothing about the disk, but does prove the server is back.
             self.failing = None
+            self._unreachable = False
         for job, value, error in results:
             if error is not None:
                 job.future.set_exception(error)

@@ -109,7 +109,7 @@ def test_token_never_reaches_the_log(spawn) -> None:
 
 
 def test_help_of_every_command_has_an_example() -> None:
-    for command in ("serve", "init-db", "backtest", "import", "generate"):
+    for command in ("serve", "init-db", "backtest", "import", "generate", "migrate-store"):
         result = run_cli(command, "--help")
         assert result.returncode == 0
         assert "example" in result.stdout
@@ -131,3 +131,20 @@ def test_transaction_pages_use_an_index_not_a_scan(tmp_path: Path, query: dict) 
     sql, args = store.page_query(limit=100, **query)
     plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
     assert plan.startswith("SEARCH transactions"), plan  # an index seek, never a full scan
+
+
+def test_store_urls_choose_the_store_and_hide_the_password(tmp_path: Path) -> None:
+    from server.config.location import redact
+
+    assert load(env={}, flags={"db": str(tmp_path / "a.db")}).location.kind == "sqlite"
+    assert load(env={"TXMON_STORE": "sqlite:///x/t.db"}).location.target == "/x/t.db"
+    assert load(env={"TXMON_STORE": str(tmp_path / "b.db")}).location.kind == "sqlite"
+    path = tmp_path / "txmon.toml"
+    path.write_text('[store]\nstore = "postgresql://txmon:s3cr3t@db:5432/txmon"\n')
+    config = load(env={}, path=str(path))
+    assert config.location.kind == "postgresql"
+    assert "s3cr3t" not in repr(config) and "s3cr3t" not in config.location.shown
+    assert redact("host=db password='a b' user=x") == "host=db password=*** user=x"
+    assert redact("postgresql://u@h/d?password=pw&sslmode=require").endswith("***&sslmode=require")
+    with pytest.raises(ConfigError, match="mysql"):
+        load(env={"TXMON_STORE": "mysql://u@h/d"})
