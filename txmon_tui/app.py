@@ -35,7 +35,7 @@ from txmon_tui.config import Settings
 from txmon_tui.format import Filter, hhmm
 from txmon_tui.messages import StatusChosen, StatusSelected
 from txmon_tui.models import Alert, Summary, Transaction
-from txmon_tui.poller import AUTH_BACKOFF, Latest, backoff, fetch, remember
+from txmon_tui.poller import AUTH_BACKOFF, Latest, backoff, fetch, remember, same_records
 from txmon_tui.receivers import Receivers
 from txmon_tui.screens.ack_note import AckNoteScreen
 from txmon_tui.screens.alert_detail import AlertDetailScreen
@@ -521,8 +521,8 @@ class TxmonApp(App[None]):
 
     async def poll_once(self, client: TxmonClient | None = None) -> None:
         """Fetch what changed since the last poll (from `client`, by default the receiver in
-        use) and show it. The first round on another receiver fetches everything afresh: its
-        record ids are its own."""
+        use) and show it. The first round on another receiver fetches everything afresh, and
+        the table is reloaded unless the rows show the two share one store."""
         client = client or self.client
         full, self._full = self._full, False
         generation = self._filter_generation
@@ -534,7 +534,8 @@ class TxmonApp(App[None]):
         same_filter = generation == self._filter_generation
         if moved:  # the rows shown so far came from another receiver
             self._rows_from = client
-            self.table.reset(self.filter.describe() if self.filter.active else "")
+            if not same_records(self.table.records, poll.rows):
+                self.table.reset(self.filter.describe() if self.filter.active else "")
         remember(self.latest, poll, self.clock(), rows=same_filter)
         if moved:
             self.latest.changed_at = arrived_at  # another store's count is not an arrival
@@ -738,6 +739,8 @@ class TxmonApp(App[None]):
 
     @on(StatusSelected)
     def _status_selected(self, message: StatusSelected) -> None:
+        if not self.screen_stack:  # a table's late message while the app shuts down
+            return
         self._show_panel()
         if message.status == self.selected_status:
             return

@@ -35,13 +35,17 @@ from txmon_tui.screens.ack_note import AckNoteScreen
 from txmon_tui.widgets.transactions import TransactionsTable
 
 
-def seed_history(url: str, *, extra: bool = False) -> int:
+def seed_history(url: str, *, extra: bool = False, more: int = 0) -> int:
     """The history of test_tui_app.seed (a firing denied alert); `extra` adds a minute of
-    `refunded`, a status only this receiver has. Returns the alert's id."""
+    `refunded`, a status only this receiver has; `more` approvals a minute make it another
+    store's history. Returns the alert's id."""
     with httpx.Client(base_url=url, timeout=30) as client:
-        post(client, [r for m in range(90) for r in minute(m, 115 + m % 11, 5 + m % 4)])
+        post(
+            client,
+            [r for m in range(90) for r in minute(m, 115 + m % 11 + more, 5 + m % 4)],
+        )
         for m in range(90, 94):
-            post(client, minute(m, 118, 70 + m % 3))
+            post(client, minute(m, 118 + more, 70 + m % 3))
         if extra:
             ts = minute(93, 0, 0)[0]["timestamp"]
             post(client, [{"timestamp": ts, "status": "refunded", "count": 3}])
@@ -105,7 +109,7 @@ def test_a_killed_receiver_is_followed_to_the_next_and_acks_land_there(
         assert f"receiver {where(a.url)} not answering (connection refused); now on " + where(
             b.url
         ) in "\n".join(toasts(app))
-        # B's rows replace A's: its own ids, and the status only B has
+        # B agrees with the rows on screen (as on one store): they stay, B's new one joins
         table = app.query_one(TransactionsTable)
         await until(pilot, lambda: any(t.status == "refunded" for t in table.records.values()))
         assert table.row_count == 189
@@ -123,6 +127,57 @@ def test_a_killed_receiver_is_followed_to_the_next_and_acks_land_there(
         await until(pilot, lambda: "0 firing 1 acked" in header(app))
 
     run(make_app(f"{a.url},{b.url}", clock=lambda: NEAR), scenario, size=WIDER)
+
+
+def test_another_stores_rows_replace_the_table(
+    spawn: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    """B's history differs (another store): the table is reloaded from B, never a mix."""
+    a = spawn(db=tmp_path / "a.db")
+    b = spawn(db=tmp_path / "b.db")
+    seed_history(a.url)
+    seed_history(b.url, extra=True, more=1000)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        table = app.query_one(TransactionsTable)
+        assert max(t.count for t in table.records.values()) < 1000
+        a.kill()
+        await until(pilot, lambda: on_b(app, b), timeout=failover_bound(app) + 5)
+        await until(pilot, lambda: table.row_count == 189)
+        approved = [t.count for t in table.records.values() if t.status == "approved"]
+        assert len(approved) == 94 and min(approved) >= 1000, approved
+
+    run(make_app(f"{a.url},{b.url}"), scenario)
+
+
+def test_a_receiver_behind_the_one_left_replaces_the_table(
+    spawn: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    """B holds A's first 188 records and not the 4 A got later: B's rows alone, not A's
+    newest on top of them."""
+    a = spawn(db=tmp_path / "a.db")
+    b = spawn(db=tmp_path / "b.db")
+    seed_history(a.url)
+    seed_history(b.url)
+    with httpx.Client(base_url=a.url, timeout=30) as client:
+        post(client, minute(94, 117, 6) + minute(95, 116, 7))  # ids 189-192, A only
+    only_on_a = {minute(94, 0, 0)[0]["timestamp"], minute(95, 0, 0)[0]["timestamp"]}
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        table = app.query_one(TransactionsTable)
+        await until(pilot, lambda: table.row_count == 192)
+        a.kill()
+        await until(
+            pilot,
+            lambda: app.client.url == b.url and app.connection == "live",
+            timeout=failover_bound(app) + 5,
+        )
+        await until(pilot, lambda: table.row_count == 188)
+        assert not {t.timestamp for t in table.records.values()} & only_on_a
+
+    run(make_app(f"{a.url},{b.url}"), scenario)
 
 
 def test_a_hung_receiver_is_left_within_the_poll_timeout(

@@ -147,8 +147,9 @@ class StatusBar(Widget):
         if s.connection == "switching":
             return f"◌ trying {s.receiver}" + ("" if short or not s.problem else f" ({s.problem})")
         if s.connection == "reconnecting":
-            if short:
-                return "✖ disconnected · r: retry"
+            if short:  # with several receivers, that none answers is the point
+                every = f": {s.problem}" if s.receivers > 1 and s.problem else ""
+                return f"✖ disconnected{every} · r: retry"
             label = "✖ disconnected" + (f": {s.problem}" if s.problem else "")
             if s.retry_at is not None:
                 wait = max(0, math.ceil(s.retry_at - self.clock()))
