@@ -159,12 +159,12 @@ class StatusBar(Widget):
             problem = "" if short else f" ({s.problem})" if s.problem else ""
             return f"✖ token rejected{on}{problem}"
         if s.connection == "connecting":
-            return f"◌ connecting{on.replace(' on ', ' to ')}"
+            return f"◌ connecting to {s.receiver}" if s.receiver else "◌ connecting"
         if s.connection == "paused":
             return f"‖ paused{on}" + ("" if short else " · p: resume")
         if self.poll_late and s.last_ok is not None:
             late = f"◌ no answer for {duration(self.clock() - s.last_ok)}"
-            return late + on.replace(" on ", " from ")
+            return f"{late} from {s.receiver}" if s.receiver else late
         return f"● live{on}"
 
     # --- drawing ----------------------------------------------------------------------------
