@@ -9,79 +9,80 @@ import math
 class Evidence:
     """Sums of a status's last W counts and of one or more expectations, for several W.
 
-    O(len(windows)) per pushed minute: each sum gains the new value and loses the one that
-    falls out of its window. The ring is as long as the longest window.
+    O(k) per pushed minute (k expectations): each series keeps its running total and a ring
+    of past totals, one more than the longest window, so the sum of the last W values is the
+    total now minus the total W pushes ago. Sums are formed only when asked for (`recent` for
+    one window, `sums` for all): most minutes only the recent window is looked at.
     """
 
-    __slots__ = (
-        "held",
-        "k",
-        "leaving",
-        "mus",
-        "pos",
-        "pushes",
-        "ring",
-        "smu",
-        "sx",
-        "windows",
-        "xs",
-    )
+    __slots__ = ("back", "cmu", "cx", "k", "pmu", "pos", "pushes", "px", "ring", "since", "windows")
 
     def __init__(self, windows: tuple[int, ...], k: int) -> None:
         self.windows = windows
-        self.ring = max(windows)
+        self.ring = max(windows) + 1
         self.k = k
-        self.xs = [0.0] * self.ring
-        self.mus = [[0.0] * self.ring for _ in range(k)]
-        self.sx = [0.0] * len(windows)
-        self.smu = [[0.0] * len(windows) for _ in range(k)]
+        self.cx = 0.0  # running total of the counts
+        self.cmu = [0.0] * k  # running totals of the expectations
+        self.px = [0.0] * self.ring  # past running totals, the newest at `pos`
+        self.pmu = [[0.0] * self.ring for _ in range(k)]
         self.pos = 0
         self.pushes = 0
-        self.held = [0] * len(windows)  # minutes each window really holds (not absorbed)
-        self.leaving = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
+        self.since = 0  # minutes pushed since the last `absorb`
+        # back[p][j]: ring index of the running total window j subtracts when the newest is at p
+        self.back = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
 
     def push(self, x: float, mus: tuple[float, ...]) -> None:
         """Add one minute: its count and its expected count under each of the k views."""
-        # This runs once per status and minute: a plain zip (the lengths are equal by
-        # construction) is measurably cheaper than zip(strict=True); the sums are formed
-        # exactly as before, (s + new) - leaving.
-        ring, pos, xs = self.ring, self.pos, self.xs
-        leaving = self.leaving[pos]  # ring index of the value each window drops now
-        self.sx = [s + x - xs[i] for s, i in zip(self.sx, leaving)]  # noqa: B905
-        xs[pos] = x
-        smu, series_of = self.smu, self.mus
+        pos = self.pos + 1
+        if pos == self.ring:
+            pos = 0
+        self.pos = pos
+        self.cx += x
+        self.px[pos] = self.cx
+        cmu, pmu = self.cmu, self.pmu
         for k, mu in enumerate(mus):
-            series = series_of[k]
-            smu[k] = [s + mu - series[i] for s, i in zip(smu[k], leaving)]  # noqa: B905
-            series[pos] = mu
-        self.pos = pos + 1 if pos + 1 < ring else 0
+            total = cmu[k] + mu
+            cmu[k] = total
+            pmu[k][pos] = total
         self.pushes += 1
-        held = self.held
-        if held[-1] < ring:
-            self.held = [min(w, h + 1) for w, h in zip(self.windows, held, strict=True)]
+        self.since += 1
         if self.pushes % 4096 == 0:
-            self._resync()
+            self._rebase()
+
+    def recent(self, j: int, view: int) -> tuple[float, float]:
+        """(sum of the counts, sum of the view's expectations) over window j."""
+        i = self.back[self.pos][j]
+        return self.cx - self.px[i], self.cmu[view] - self.pmu[view][i]
+
+    def sums(self) -> tuple[list[float], list[list[float]], list[int]]:
+        """(count sums, expectation sums by view, minutes really held) of every window."""
+        back = self.back[self.pos]
+        cx, px = self.cx, self.px
+        sx = [cx - px[i] for i in back]
+        smu = [[c - p[i] for i in back] for c, p in zip(self.cmu, self.pmu, strict=True)]
+        since = self.since
+        held = [w if w < since else since for w in self.windows]
+        return sx, smu, held
 
     def absorb(self) -> None:
         """Drop the minutes in the ring from every sum: an open alert has accounted for them,
         so later minutes are judged on fresh evidence only (the windows are short for a while).
         """
-        zero = [0.0] * self.ring
-        self.xs[:] = zero
-        self.sx = [0.0] * len(self.windows)
-        for series in self.mus:
-            series[:] = zero
-        self.smu = [[0.0] * len(self.windows) for _ in self.mus]
-        self.held = [0] * len(self.windows)
+        self.px[:] = [self.cx] * self.ring
+        for total, past in zip(self.cmu, self.pmu, strict=True):
+            past[:] = [total] * self.ring
+        self.since = 0
 
-    def _resync(self) -> None:
-        """Recompute the sums from the ring, so float rounding cannot pile up."""
-        ring, pos = self.ring, self.pos
-        for j, w in enumerate(self.windows):
-            idx = [(pos - 1 - i) % ring for i in range(min(w, ring))]
-            self.sx[j] = float(sum(self.xs[i] for i in idx))
-            for sums, series in zip(self.smu, self.mus, strict=True):
-                sums[j] = max(0.0, sum(series[i] for i in idx))
+    def _rebase(self) -> None:
+        """Subtract the running totals from the ring, so that the totals stay small and the
+        differences keep their precision however long the stream."""
+        cx = self.cx
+        self.px[:] = [v - cx for v in self.px]
+        self.cx = 0.0
+        for k, past in enumerate(self.pmu):
+            total = self.cmu[k]
+            past[:] = [v - total for v in past]
+            self.cmu[k] = 0.0
 
 
 class Tail:

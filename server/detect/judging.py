@@ -174,18 +174,17 @@ class Judging:
             st.evidence_epoch = st.profile.epoch
             ev.absorb()
         ev.push(float(x), mus)
-        sx = ev.sx
-        held = ev.held
         r = self._recent
         high = self._high
         cap = self._medium - 1e-6  # just below medium
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
+        formed = None  # every window's sums, formed once one of the tests below needs them
         if has_rate or (st.spike and has_count):
-            smu = ev.smu
             # The views judged, rate first: smu[1] is the rate view, smu[0] the count view.
-            first = smu[1] if has_rate else smu[0]
-            if sx[r] > first[r]:
+            s_r, m_r = ev.recent(r, 1 if has_rate else 0)
+            if s_r > m_r:
+                formed = sx, smu, held = ev.sums()
                 ratio = self._spike_ratio
                 specs = []
                 if has_rate:
@@ -231,12 +230,14 @@ class Judging:
             kind = "spike" if short >= self._low or short >= best else "shift"
         if st.drop and has_count:
             d = len(mus) - 1
-            sd = ev.smu[d]
             phi = st.phi_l
             fixed = phi * level_fit.spread + 1.0 / level_fit.info
             tails = st.drop_tails
             dbest = 0.0
-            if sx[r] < sd[r]:
+            s_r, d_r = ev.recent(r, d)
+            if s_r < d_r:
+                sx, smu, held = formed or ev.sums()
+                sd = smu[d]
                 keep = self._drop_keep
                 for j in range(len(windows)):
                     s_j, m_j = sx[j], sd[j]
