@@ -272,7 +272,13 @@ class Judging:
                     tail.decay(self._tail_decay)
                 else:
                     tail.refresh()
-        sev = severity_of(best, self.config)
+        # severity_of(best, self.config), written out: this runs for every status and minute
+        if best >= high:
+            sev = 3
+        elif best >= self._medium:
+            sev = 2
+        else:
+            sev = 1 if best >= self._low else 0
         # Normal minutes teach the tails what this status does; a minute that may open an
         # alert teaches them too, with less weight, so a pattern that keeps coming back
         # (bursts of a bursty series) stops paging while a few real incidents do not.
