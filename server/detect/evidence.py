@@ -4,31 +4,31 @@ sums, and each status's own score tails, so rarity is judged against what it usu
 from __future__ import annotations
 
 import math
+from operator import add, sub
 
 
 class Evidence:
     """Sums of a status's last W counts and of one or more expectations, for several W.
 
-    O(k) per pushed minute (k expectations): each series keeps its running total and a ring
-    of past totals, one more than the longest window, so the sum of the last W values is the
-    total now minus the total W pushes ago. Sums are formed only when asked for (`recent` for
-    one window, `sums` for all): most minutes only the recent window is looked at.
+    O(k) per pushed minute (k expectations): the running totals of the count and of each
+    expectation, as one tuple, and a ring of past totals one longer than the longest window,
+    so the sum of the last W values is the total now minus the total W pushes ago. Sums are
+    formed only when asked for (`recent` for one window, `sums` for all): most minutes only
+    the recent window is looked at.
     """
 
-    __slots__ = ("back", "cmu", "cx", "k", "pmu", "pos", "pushes", "px", "ring", "since", "windows")
+    __slots__ = ("back", "k", "pos", "pushes", "ring", "rows", "since", "total", "windows")
 
     def __init__(self, windows: tuple[int, ...], k: int) -> None:
         self.windows = windows
         self.ring = max(windows) + 1
         self.k = k
-        self.cx = 0.0  # running total of the counts
-        self.cmu = [0.0] * k  # running totals of the expectations
-        self.px = [0.0] * self.ring  # past running totals, the newest at `pos`
-        self.pmu = [[0.0] * self.ring for _ in range(k)]
+        self.total = (0.0,) * (k + 1)  # running totals: the count, then each expectation
+        self.rows = [self.total] * self.ring  # past running totals, the newest at `pos`
         self.pos = 0
         self.pushes = 0
         self.since = 0  # minutes pushed since the last `absorb`
-        # back[p][j]: ring index of the running total window j subtracts when the newest is at p
+        # back[p][j]: ring index of the totals window j subtracts when the newest is at p
         self.back = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
 
     def push(self, x: float, mus: tuple[float, ...]) -> None:
@@ -37,13 +37,7 @@ class Evidence:
         if pos == self.ring:
             pos = 0
         self.pos = pos
-        self.cx += x
-        self.px[pos] = self.cx
-        cmu, pmu = self.cmu, self.pmu
-        for k, mu in enumerate(mus):
-            total = cmu[k] + mu
-            cmu[k] = total
-            pmu[k][pos] = total
+        self.rows[pos] = self.total = tuple(map(add, self.total, (x, *mus)))
         self.pushes += 1
         self.since += 1
         if self.pushes % 4096 == 0:
@@ -51,15 +45,14 @@ class Evidence:
 
     def recent(self, j: int, view: int) -> tuple[float, float]:
         """(sum of the counts, sum of the view's expectations) over window j."""
-        i = self.back[self.pos][j]
-        return self.cx - self.px[i], self.cmu[view] - self.pmu[view][i]
+        now, then = self.total, self.rows[self.back[self.pos][j]]
+        return now[0] - then[0], now[view + 1] - then[view + 1]
 
     def sums(self) -> tuple[list[float], list[list[float]], list[int]]:
         """(count sums, expectation sums by view, minutes really held) of every window."""
-        back = self.back[self.pos]
-        cx, px = self.cx, self.px
-        sx = [cx - px[i] for i in back]
-        smu = [[c - p[i] for i in back] for c, p in zip(self.cmu, self.pmu, strict=True)]
+        now, rows = self.total, self.rows
+        thens = [rows[i] for i in self.back[self.pos]]
+        sx, *smu = ([now[v] - then[v] for then in thens] for v in range(self.k + 1))
         since = self.since
         held = [w if w < since else since for w in self.windows]
         return sx, smu, held
@@ -68,21 +61,15 @@ class Evidence:
         """Drop the minutes in the ring from every sum: an open alert has accounted for them,
         so later minutes are judged on fresh evidence only (the windows are short for a while).
         """
-        self.px[:] = [self.cx] * self.ring
-        for total, past in zip(self.cmu, self.pmu, strict=True):
-            past[:] = [total] * self.ring
+        self.rows[:] = [self.total] * self.ring
         self.since = 0
 
     def _rebase(self) -> None:
         """Subtract the running totals from the ring, so that the totals stay small and the
         differences keep their precision however long the stream."""
-        cx = self.cx
-        self.px[:] = [v - cx for v in self.px]
-        self.cx = 0.0
-        for k, past in enumerate(self.pmu):
-            total = self.cmu[k]
-            past[:] = [v - total for v in past]
-            self.cmu[k] = 0.0
+        total = self.total
+        self.rows[:] = [tuple(map(sub, row, total)) for row in self.rows]
+        self.total = (0.0,) * (self.k + 1)
 
 
 class Tail:
