@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -90,27 +91,49 @@ def best_times(runs: int, records: list[Record]) -> tuple[float, float]:
     return ingest, noop
 
 
-OLD_MODULES = ("alerts", "detect", "engine", "records")
+OLD_MODULES = ("alerts", "detect", "engine", "records")  # the engine before server/detect/
 
 
 def old_engine(commit: str, where: Path) -> tuple[Any, Any]:
-    """(Engine class, DetectConfig class) of `commit`, from a package written under `where`."""
-    package = where / f"server_{commit}"
+    """(Engine class, DetectConfig class) of `commit`, from a package written under `where`.
+
+    A commit with `server/detect/` gets that package (plus `records.py` and `errors.py`); an
+    older one the flat modules of OLD_MODULES. Imports of `server.` are renamed to the copy.
+    """
+    name = "server_" + re.sub(r"\W", "_", commit)
+    package = where / name
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for name in OLD_MODULES:
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", commit, "server/"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if "server/detect/engine.py" in listed:
+        paths = [p for p in listed if p.startswith("server/detect/") and p.endswith(".py")]
+        paths += [p for p in ("server/records.py", "server/errors.py") if p in listed]
+        engine_module, config_module = "detect.engine", "detect.config"
+    else:
+        paths = [f"server/{name}.py" for name in OLD_MODULES]
+        engine_module, config_module = "engine", "detect"
+    for path in paths:
         text = subprocess.run(
-            ["git", "show", f"{commit}:server/{name}.py"],
+            ["git", "show", f"{commit}:{path}"],
             cwd=ROOT,
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-        (package / f"{name}.py").write_text(text.replace("from server.", f"from server_{commit}."))
+        target = package / path.removeprefix("server/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (target.parent / "__init__.py").touch()
+        target.write_text(text.replace("from server.", f"from {name}."))
     sys.path.insert(0, str(where))
-    engine = importlib.import_module(f"server_{commit}.engine")
-    detect = importlib.import_module(f"server_{commit}.detect")
-    return engine.Engine, detect.DetectConfig
+    engine = importlib.import_module(f"{name}.{engine_module}")
+    config = importlib.import_module(f"{name}.{config_module}")
+    return engine.Engine, config.DetectConfig
 
 
 def time_backtest(engine_class: Any, config_class: Any, records: list[Record]) -> float:

@@ -4,80 +4,72 @@ sums, and each status's own score tails, so rarity is judged against what it usu
 from __future__ import annotations
 
 import math
+from operator import add, sub
 
 
 class Evidence:
     """Sums of a status's last W counts and of one or more expectations, for several W.
 
-    O(len(windows)) per pushed minute: each sum gains the new value and loses the one that
-    falls out of its window. The ring is as long as the longest window.
+    O(k) per pushed minute (k expectations): the running totals of the count and of each
+    expectation, as one tuple, and a ring of past totals one longer than the longest window,
+    so the sum of the last W values is the total now minus the total W pushes ago. Sums are
+    formed only when asked for (`recent` for one window, `sums` for all): most minutes only
+    the recent window is looked at.
     """
 
-    __slots__ = (
-        "held",
-        "k",
-        "leaving",
-        "mus",
-        "pos",
-        "pushes",
-        "ring",
-        "smu",
-        "sx",
-        "windows",
-        "xs",
-    )
+    __slots__ = ("back", "k", "pos", "pushes", "ring", "rows", "since", "total", "windows")
 
     def __init__(self, windows: tuple[int, ...], k: int) -> None:
         self.windows = windows
-        self.ring = max(windows)
+        self.ring = max(windows) + 1
         self.k = k
-        self.xs = [0.0] * self.ring
-        self.mus = [[0.0] * self.ring for _ in range(k)]
-        self.sx = [0.0] * len(windows)
-        self.smu = [[0.0] * len(windows) for _ in range(k)]
+        self.total = (0.0,) * (k + 1)  # running totals: the count, then each expectation
+        self.rows = [self.total] * self.ring  # past running totals, the newest at `pos`
         self.pos = 0
         self.pushes = 0
-        self.held = [0] * len(windows)  # minutes each window really holds (not absorbed)
-        self.leaving = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
+        self.since = 0  # minutes pushed since the last `absorb`
+        # back[p][j]: ring index of the totals window j subtracts when the newest is at p
+        self.back = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
 
     def push(self, x: float, mus: tuple[float, ...]) -> None:
         """Add one minute: its count and its expected count under each of the k views."""
-        ring, pos, xs = self.ring, self.pos, self.xs
-        leaving = self.leaving[pos]  # ring index of the value each window drops now
-        self.sx = [s + x - xs[i] for s, i in zip(self.sx, leaving, strict=True)]
-        xs[pos] = x
-        smu = self.smu
-        for k, (series, mu) in enumerate(zip(self.mus, mus, strict=True)):
-            smu[k] = [s + mu - series[i] for s, i in zip(smu[k], leaving, strict=True)]
-            series[pos] = mu
-        self.pos = pos + 1 if pos + 1 < ring else 0
+        pos = self.pos + 1
+        if pos == self.ring:
+            pos = 0
+        self.pos = pos
+        self.rows[pos] = self.total = tuple(map(add, self.total, (x, *mus)))
         self.pushes += 1
-        held = self.held
-        if held[-1] < self.ring:
-            self.held = [min(w, h + 1) for w, h in zip(self.windows, held, strict=True)]
+        self.since += 1
         if self.pushes % 4096 == 0:
-            self._resync()
+            self._rebase()
+
+    def recent(self, j: int, view: int) -> tuple[float, float]:
+        """(sum of the counts, sum of the view's expectations) over window j."""
+        now, then = self.total, self.rows[self.back[self.pos][j]]
+        return now[0] - then[0], now[view + 1] - then[view + 1]
+
+    def sums(self) -> tuple[list[float], list[list[float]], list[int]]:
+        """(count sums, expectation sums by view, minutes really held) of every window."""
+        now, rows = self.total, self.rows
+        thens = [rows[i] for i in self.back[self.pos]]
+        sx, *smu = ([now[v] - then[v] for then in thens] for v in range(self.k + 1))
+        since = self.since
+        held = [w if w < since else since for w in self.windows]
+        return sx, smu, held
 
     def absorb(self) -> None:
         """Drop the minutes in the ring from every sum: an open alert has accounted for them,
         so later minutes are judged on fresh evidence only (the windows are short for a while).
         """
-        zero = [0.0] * self.ring
-        self.xs[:] = zero
-        self.sx = [0.0] * len(self.windows)
-        for series in self.mus:
-            series[:] = zero
-        self.smu = [[0.0] * len(self.windows) for _ in self.mus]
-        self.held = [0] * len(self.windows)
+        self.rows[:] = [self.total] * self.ring
+        self.since = 0
 
-    def _resync(self) -> None:
-        """Recompute the sums from the ring, so float rounding cannot pile up."""
-        ring, pos = self.ring, self.pos
-        for j, w in enumerate(self.windows):
-            idx = [(pos - 1 - i) % ring for i in range(min(w, ring))]
-            self.sx[j] = float(sum(self.xs[i] for i in idx))
-            for sums, series in zip(self.smu, self.mus, strict=True):
-                sums[j] = max(0.0, sum(series[i] for i in idx))
+    def _rebase(self) -> None:
+        """Subtract the running totals from the ring, so that the totals stay small and the
+        differences keep their precision however long the stream."""
+        total = self.total
+        self.rows[:] = [tuple(map(sub, row, total)) for row in self.rows]
+        self.total = (0.0,) * (self.k + 1)
 
 
 class Tail:

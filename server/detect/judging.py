@@ -139,56 +139,63 @@ class Judging:
         windows = self._windows
         ev = st.evidence
         best, short, mu_best, kind = 0.0, 0.0, 0.0, "spike"
-        alert = self.book.by_status.get(st.name)
-        learn = alert is None
-        mus: list[float] = []
-        rise_fits: list[Baseline] = []
-        rise_phis: list[float] = []
+        learn = st.name not in self.book.by_status  # no open alert: the scores teach the tails
+        level_fit = st.level_fit
+        has_count = level_fit.minutes > 0
+        # One look at the profile for both expectations (see count_expected, drop_expected).
+        _shape, lower, upper, daily = st.profile.shapes(m)
+        seasonal = daily > 0.0
         if st.spike:
-            has_count = st.level_fit.minutes > 0
             has_rate = st.rate_fit.minutes > 0
-            mu_c = st.count_expected(m) if has_count else float(x)
+            if has_count:
+                coef = level_fit.coef
+                mu_c = (daily if daily > coef else coef) * upper
+            else:
+                mu_c = float(x)
             if has_rate:
                 lam = st.rate_fit.coef
                 e_other = buf.e_total / (1.0 + lam)
                 n_other = buf.total - x
                 mu_r = lam * (n_other if n_other > e_other else e_other)
+                mu_best = mu_r
             else:
                 mu_r = float(x)
-            mus += (mu_c, mu_r)
-            if has_rate:
-                rise_fits.append(st.rate_fit)
-                rise_phis.append(st.phi_r)
-            if has_count:
-                rise_fits.append(st.level_fit)
-                rise_phis.append(st.phi_l)
-            mu_best = mu_r if has_rate else mu_c
-        if st.drop:
-            mu_d = st.drop_expected(m) if st.level_fit.minutes else float(x)
-            mus.append(mu_d)
+                mu_best = mu_c
+            if st.drop:
+                mus: tuple[float, ...] = (mu_c, mu_r, self._drop_mu(st, x, lower, daily))
+            else:
+                mus = (mu_c, mu_r)
+        else:
+            has_rate = False
+            mus = (self._drop_mu(st, x, lower, daily),)
         if st.profile.epoch != st.evidence_epoch:
             # The profile changed scale (a first full day, a day type of its own): sums of
             # expectations made before are not comparable; start the windows afresh.
             st.evidence_epoch = st.profile.epoch
             ev.absorb()
-        ev.push(float(x), tuple(mus))
-        seasonal = st.profile.shapes(m)[3] > 0.0
-        sx = ev.sx
-        held = ev.held
+        ev.push(float(x), mus)
         r = self._recent
         high = self._high
         cap = self._medium - 1e-6  # just below medium
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
-        if rise_fits:
-            views = [1, 0] if len(rise_fits) == 2 else ([1] if st.rate_fit.minutes else [0])
-            tails = st.rise_tails
-            if sx[r] > ev.smu[views[0]][r]:
+        formed = None  # every window's sums, formed once one of the tests below needs them
+        if has_rate or (st.spike and has_count):
+            # The views judged, rate first: smu[1] is the rate view, smu[0] the count view.
+            s_r, m_r = ev.recent(r, 1 if has_rate else 0)
+            if s_r > m_r:
+                formed = sx, smu, held = ev.sums()
                 ratio = self._spike_ratio
-                specs = [
-                    (ev.smu[v], phi, phi * fit.spread + 1.0 / fit.info, v == 0 and not seasonal)
-                    for v, fit, phi in zip(views, rise_fits, rise_phis, strict=True)
-                ]
+                specs = []
+                if has_rate:
+                    fit, phi = st.rate_fit, st.phi_r
+                    specs.append((smu[1], phi, phi * fit.spread + 1.0 / fit.info, False))
+                if has_count:
+                    phi = st.phi_l
+                    fixed = phi * level_fit.spread + 1.0 / level_fit.info
+                    specs.append((smu[0], phi, fixed, not seasonal))
+                last = smu[0] if has_count else smu[1]  # the ratio is against the last view
+                tails = st.rise_tails
                 for j in range(len(windows)):
                     s_j = sx[j]
                     z = 1e9
@@ -214,22 +221,23 @@ class Judging:
                     e = z - off if off > 0.0 else z
                     if cap < e < high and windows[j] > 1:
                         e = cap  # a sum of minutes opens at high; `medium` is per minute
-                    if s_j >= ratio * ev.smu[views[-1]][j] and s_j >= min_count:
+                    if s_j >= ratio * last[j] and s_j >= min_count:
                         if e > best:
                             best = e
                         if e > short and windows[j] <= 5:
                             short = e
             # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
             kind = "spike" if short >= self._low or short >= best else "shift"
-        if st.drop and st.level_fit.minutes:
+        if st.drop and has_count:
             d = len(mus) - 1
-            sd = ev.smu[d]
-            fit = st.level_fit
             phi = st.phi_l
-            fixed = phi * fit.spread + 1.0 / fit.info
+            fixed = phi * level_fit.spread + 1.0 / level_fit.info
             tails = st.drop_tails
             dbest = 0.0
-            if sx[r] < sd[r]:
+            s_r, d_r = ev.recent(r, d)
+            if s_r < d_r:
+                sx, smu, held = formed or ev.sums()
+                sd = smu[d]
                 keep = self._drop_keep
                 for j in range(len(windows)):
                     s_j, m_j = sx[j], sd[j]
@@ -264,7 +272,13 @@ class Judging:
                     tail.decay(self._tail_decay)
                 else:
                     tail.refresh()
-        sev = severity_of(best, self.config)
+        # severity_of(best, self.config), written out: this runs for every status and minute
+        if best >= high:
+            sev = 3
+        elif best >= self._medium:
+            sev = 2
+        else:
+            sev = 1 if best >= self._low else 0
         # Normal minutes teach the tails what this status does; a minute that may open an
         # alert teaches them too, with less weight, so a pattern that keeps coming back
         # (bursts of a bursty series) stops paging while a few real incidents do not.
@@ -280,6 +294,17 @@ class Judging:
             for tail, z in pending.popleft()[1]:
                 tail.add(z)
         return sev, best, mu_best, kind
+
+    @staticmethod
+    def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:
+        """`drop_expected` from shapes already looked up (x itself without a level fit)."""
+        fit = st.level_fit
+        if not fit.minutes:
+            return float(x)
+        coef = fit.coef
+        if 0.0 < daily < coef:
+            coef = daily
+        return coef * lower
 
     def _phi(self, sums: list[float], fit: Baseline) -> float:
         """The view's long-memory dispersion once it has a day of weight, else the fit's."""

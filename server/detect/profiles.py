@@ -132,19 +132,25 @@ class HourProfile:
         return mean if mean > 0.0 else None
 
     def _shape(self, minute: int) -> tuple[float, float, float, float]:
-        prof = self._profile(_weekend(minute))
+        weekend = 1 if (minute // 86400 + 3) % 7 >= 5 else 0  # _weekend(minute), written out
+        prof = self._profile(weekend)
         if prof is None:
             return 1.0, 1.0, 1.0, 0.0
         values, mean = prof
         prior = self._prior  # shrinks the shapes of a sparse status towards flat
-        daily = mean if self._own[_weekend(minute)] else 0.0
+        daily = mean if self._own[weekend] else 0.0
         mean += prior
-        pos = (minute % 86400) / 3600.0 - 0.5
+        day = minute % 86400
+        pos = day / 3600.0 - 0.5
         h0 = math.floor(pos)
         w = pos - h0
         v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
-        shape = max((v + prior) / mean, 0.02)
-        step = max((values[(minute % 86400) // 3600] + prior) / mean, 0.02)
+        shape = (v + prior) / mean
+        if shape < 0.02:
+            shape = 0.02
+        step = (values[day // 3600] + prior) / mean
+        if step < 0.02:
+            step = 0.02
         if step < shape:
             return shape, step, shape, daily
         return shape, shape, step, daily

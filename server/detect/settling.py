@@ -134,7 +134,7 @@ class Settling:
                 b = self._b
                 level.reweigh([profile.shape(t - (level.n - i) * b) for i in range(level.n)])
                 level.refit(fit, self._floor)
-            shape = profile.shape(t)
+            shape = profile.shapes(t)[0]
             if warm:
                 mu, size = fit.coef * shape, fit.nb_size
                 # A volume status learns rises slowly (`rise_clip_score`): after a surge its
