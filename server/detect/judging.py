@@ -177,6 +177,7 @@ class Judging:
         held = ev.held
         r = self._recent
         high = self._high
+        relief = self._relief
         cap = self._medium - 1e-6  # just below medium
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
@@ -211,7 +212,7 @@ class Judging:
                     if learn:
                         seen.append((tail, z))
                     off = tail.limit - tail.normal
-                    e = z - off if off > 0.0 else z
+                    e = (z - off if off > 0.0 else z) + relief[j]
                     if cap < e < high and windows[j] > 1:
                         e = cap  # a sum of minutes opens at high; `medium` is per minute
                     if s_j >= ratio * ev.smu[views[-1]][j] and s_j >= min_count:
@@ -245,7 +246,7 @@ class Judging:
                     if learn:
                         seen.append((tail, z))
                     off = tail.limit - tail.normal
-                    e = z - off if off > 0.0 else z
+                    e = (z - off if off > 0.0 else z) + relief[j]
                     if cap < e < high and windows[j] > 1:
                         e = cap
                     if e > dbest and s_j <= keep * m_j:
