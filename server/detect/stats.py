@@ -109,11 +109,15 @@ def window_relief(config: DetectConfig) -> list[float]:
     W**window_budget times as often as a single minute passes `high` (normal tails).
     """
     unit = NormalDist()
-    p_high = 1.0 - unit.cdf(config.high)
+    p_high = unit.cdf(-config.high)  # the upper tail, exact also far out
     out = []
     for w in config.windows:
+        if w == 1 or config.window_budget == 0.0 or p_high <= 0.0:
+            out.append(0.0)
+            continue
         p = min(0.5, p_high * w**config.window_budget)
-        out.append(config.high - unit.inv_cdf(1.0 - p))
+        relief = config.high + unit.inv_cdf(p)
+        out.append(relief if relief > 0.0 else 0.0)
     return out
 
 
