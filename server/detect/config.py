@@ -37,7 +37,8 @@ class DetectConfig:
     drop_statuses: tuple[str, ...] = ("approved", TOTAL)
     spike_exempt: tuple[str, ...] = ("approved",)  # statuses never judged for rises
     count_window: int = 180  # minutes behind a status's own count level (rises, count view)
-    windows: tuple[int, ...] = (1, 3, 5, 15, 60)  # sums of the last W minutes judged together
+    windows: tuple[int, ...] = (1, 2, 3, 5, 15, 60)  # sums of the last W minutes judged together
+    window_budget: float = 0.0  # a W-minute sum may be W**this times likelier to pass than one
     tail_days: float = 3650.0  # a normal minute passes a window's learned limit once in this
     tail_base: float = 2.5  # scores above this one shape the learned tails
     tail_memory_days: float = 14.0  # e-folding time of the learned score distributions

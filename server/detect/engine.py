@@ -22,7 +22,7 @@ from server.detect.lifecycle import (
     Silence,
 )
 from server.detect.settling import Settling
-from server.detect.stats import limit
+from server.detect.stats import limit, window_relief
 from server.detect.status import _Minute, _Status
 from server.detect.timers import Timers
 from server.records import Record
@@ -75,6 +75,7 @@ class Engine(Judging, Settling, Timers):
         self._spike_ratio = config.spike_min_ratio
         self._drop_keep = 1.0 - config.drop_min_fraction
         self._windows = config.windows
+        self._relief = window_relief(config)
         # The "still going on" window: the shortest of at least 3 minutes (else the longest).
         self._recent = next(
             (j for j, w in enumerate(config.windows) if w >= 3), len(config.windows) - 1

@@ -176,6 +176,7 @@ class Judging:
         ev.push(float(x), mus)
         r = self._recent
         high = self._high
+        relief = self._relief
         cap = self._medium - 1e-6  # just below medium
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
@@ -218,7 +219,7 @@ class Judging:
                     if learn:
                         seen.append((tail, z))
                     off = tail.limit - tail.normal
-                    e = z - off if off > 0.0 else z
+                    e = (z - off if off > 0.0 else z) + relief[j]
                     if cap < e < high and windows[j] > 1:
                         e = cap  # a sum of minutes opens at high; `medium` is per minute
                     if s_j >= ratio * last[j] and s_j >= min_count:
@@ -253,7 +254,7 @@ class Judging:
                     if learn:
                         seen.append((tail, z))
                     off = tail.limit - tail.normal
-                    e = z - off if off > 0.0 else z
+                    e = (z - off if off > 0.0 else z) + relief[j]
                     if cap < e < high and windows[j] > 1:
                         e = cap
                     if e > dbest and s_j <= keep * m_j:

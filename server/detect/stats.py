@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from math import log, log1p, sqrt
+from statistics import NormalDist
 
 from server.detect.config import DetectConfig
 
@@ -98,6 +99,26 @@ def severity_of(z: float, config: DetectConfig) -> int:
     if z >= config.low:
         return 1
     return 0
+
+
+def window_relief(config: DetectConfig) -> list[float]:
+    """How much lower than `high` each window's opening score lies (0 for one minute).
+
+    Sums of W minutes overlap, so a day holds about 1440 / W independent ones: with one
+    false-alarm budget per day across the windows, a W-minute sum may pass its threshold
+    W**window_budget times as often as a single minute passes `high` (normal tails).
+    """
+    unit = NormalDist()
+    p_high = unit.cdf(-config.high)  # the upper tail, exact also far out
+    out = []
+    for w in config.windows:
+        if w == 1 or config.window_budget == 0.0 or p_high <= 0.0:
+            out.append(0.0)
+            continue
+        p = min(0.5, p_high * w**config.window_budget)
+        relief = config.high + unit.inv_cdf(p)
+        out.append(relief if relief > 0.0 else 0.0)
+    return out
 
 
 def dispersion(resid2: float, sum_mu: float, sum_mu2: float, floor: float) -> float:
