@@ -211,3 +211,31 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     for proc in procs:
         if proc.proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture
+def lease_tx(tmp_path: Path) -> Callable[[], Any]:
+    """A transaction on a fresh database holding the lease table, one connection each."""
+    import contextlib
+    import sqlite3
+
+    from server.store import lease
+
+    path = str(tmp_path / "lease.db")
+
+    @contextlib.contextmanager
+    def transaction() -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    with transaction() as conn:
+        lease.ensure_table(conn)
+    return transaction
