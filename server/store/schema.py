@@ -105,6 +105,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox (state, channel, next_attempt_at);
     ALTER TABLE alerts ADD COLUMN notified_at INTEGER;
     """,
+    # 4: several receivers on one database: the detector's lease and checkpoint, outbox claims.
+    """
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        term INTEGER NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS detector_checkpoint (
+        name TEXT PRIMARY KEY,
+        term INTEGER NOT NULL,
+        watermark INTEGER,
+        fed TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_expires_at REAL;
+    CREATE INDEX outbox_alert_channel ON outbox (alert_id, channel, id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -72,7 +72,7 @@ class Member:
 
     def __init__(self, path: Path, name: str) -> None:
         tx = _transactions(path)
-        self.leadership = Leadership(tx, ttl=0.5, renew=0.1, holder=name)
+        self.leadership = Leadership(tx, ttl=2, renew=0.5, holder=name)
         horizon = START + 10 * DAY
         self.detector = SharedDetector(
             DetectConfig(), tx, name, lambda: self.leadership.term, _persist, lambda: horizon
@@ -92,7 +92,7 @@ def _incident(path: Path, members: list[Member], fail_over_at: int | None) -> li
         _add_minute(path, minute, 40 if 5 <= i < 11 else 3)
         if i == fail_over_at:
             live.pop(0)  # the leader is gone: it never steps again
-            wait_until(lambda: (live[0].step(), live[0].leadership.term)[1] is not None)
+            wait_until(lambda: (live[0].step(), live[0].leadership.term)[1] is not None, timeout=10)
         for member in live:
             seen += [(e.alert_id, e.type, e.at) for e in member.step()]
     return seen
