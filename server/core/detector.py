@@ -14,15 +14,17 @@ repeats or changes one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from server import store
 from server.detect.config import DetectConfig
-from server.detect.engine import Engine
+from server.detect.engine import Engine, Judged
 from server.detect.lifecycle import ACKNOWLEDGED, FIRING, AlertBook, AlertEvent
 from server.records import Record
 from server.store import lease
@@ -60,7 +62,8 @@ def read_checkpoint(conn: Any) -> tuple[int, int | None, Fed] | None:
     return int(row[0]), row[1], fed
 
 
-def write_checkpoint(conn: Any, term: int, watermark: int | None, fed: Fed) -> None:
+def write_checkpoint(conn: Any, term: int, watermark: int | None, fed: str) -> None:
+    """Store the detector's position (the JSON of its fed counts) in its transaction."""
     conn.execute(
         _sql(
             conn,
@@ -68,7 +71,7 @@ def write_checkpoint(conn: Any, term: int, watermark: int | None, fed: Fed) -> N
             "ON CONFLICT (name) DO UPDATE SET term = excluded.term, "
             "watermark = excluded.watermark, fed = excluded.fed",
         ),
-        (lease.DETECTOR, term, watermark, json.dumps(fed, separators=(",", ":"))),
+        (lease.DETECTOR, term, watermark, fed),
     )
 
 
@@ -97,31 +100,77 @@ class SharedDetector:
         self._watermark: int | None = None
         self._watermark_wall = 0.0
         self._saved: dict[int, Any] = {}
+        # (bucket, status) -> count this receiver took since the last step (for verdicts).
+        self._unfed: dict[tuple[int, str], int] = {}
+        # Guards the engine: the detector thread changes it, ingest threads judge with it.
+        self.lock = threading.Lock()
 
     def step(self, now: float | None = None) -> list[AlertEvent]:
-        """One fenced round of detection; the events committed (none on a follower)."""
+        """One round: on the leader, fenced detection whose events are committed (and
+        returned); on a follower, the same feed kept as a shadow for verdicts, nothing
+        written."""
         wall = time.time() if now is None else now
         term = self._term()
-        if term is None:
-            self.engine = self.engine_term = None
-            return []
         with self._transaction() as conn:
-            lease.fence(conn, self._holder, term)
-            if self.engine is None or self.engine_term != term:
-                self._take_over(conn, term)
-            assert self.engine is not None
-            events = self._feed(conn)
-            events += self.engine.tick(int(wall), self._event_clock(wall))
+            if term is not None:
+                lease.fence(conn, self._holder, term)
+            with self.lock:
+                if self.engine is None or (term is not None and self.engine_term != term):
+                    self._take_over(conn, term)
+                engine = self.engine
+                assert engine is not None
+                if term is not None:
+                    self._sync_operator_state(conn, int(wall))
+                events = self._feed(conn)
+                events += engine.tick(int(wall), self._event_clock(wall))
+                self._unfed.clear()
+                if term is None:
+                    return []
+                changed = self._changed_alerts()
+                fed = json.dumps(self._fed, separators=(",", ":"))
             if events:
                 self._persist(conn, events, int(wall))
-            for alert in self._changed_alerts():
+            for alert in changed:
                 store.save_alert(conn, alert, int(wall))
-            write_checkpoint(conn, term, self.engine.watermark, self._fed)
+            write_checkpoint(conn, term, engine.watermark, fed)
         return events
+
+    def verdicts(self, records: list[Record]) -> list[Judged]:
+        """Each record judged on its bucket's shared total so far (fed by the detector)
+        plus what this receiver took since the last step; changes no detection state."""
+        b = self.config.bucket_seconds
+        out = []
+        with self.lock:
+            engine = self.engine
+            if engine is None:
+                return [Judged("normal", 0.0, 0.0, 0.0) for _ in records]
+            unfed = self._unfed
+            for rec in records:
+                key = (rec.ts - rec.ts % b, rec.status)
+                seen = unfed.get(key, 0)
+                out.append(engine.peek(rec, seen))
+                unfed[key] = seen + rec.count
+        return out
+
+    def _sync_operator_state(self, conn: Any, now: int) -> None:
+        """Acks and silences any receiver stored since the last step, into the engine."""
+        engine = self.engine
+        assert engine is not None
+        stored = {a.id: a for a in store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000)}
+        for alert in engine.book.by_status.values():
+            row = stored.get(alert.id)
+            if row is None or row.state == alert.state:
+                continue
+            alert.state = row.state
+            alert.acknowledged_by = row.acknowledged_by
+            alert.acknowledged_at = row.acknowledged_at
+            alert.ack_note = row.ack_note
+            self._saved[alert.id] = dataclasses.replace(alert)
+        engine.book.silences = {s.id: s for s in store.list_silences(conn, now)}
 
     # --- taking over ---------------------------------------------------------------------
 
-    def _take_over(self, conn: Any, term: int) -> None:
+    def _take_over(self, conn: Any, term: int | None) -> None:
         """Rebuild the engine as the last leader left it: history warmed, open alerts and
         silences restored, the checkpoint's fed counts replayed without emitting."""
         cfg = self.config
@@ -166,8 +215,8 @@ class SharedDetector:
         self.engine, self.engine_term, self._fed = engine, term, fed
         self._saved = {a.id: a for a in engine.open_alerts()}
         log.info(
-            '{"event":"detector_resumed","term":%d,"watermark":%s,"minutes_replayed":%d}',
-            term,
+            '{"event":"detector_resumed","term":%s,"watermark":%s,"minutes_replayed":%d}',
+            json.dumps(term),
             json.dumps(engine.watermark),
             len(fed),
         )
@@ -220,8 +269,6 @@ class SharedDetector:
 
     def _changed_alerts(self) -> list[Any]:
         """Open alerts whose row differs from what was last saved (last seen, peak...)."""
-        import dataclasses
-
         assert self.engine is not None
         changed = []
         for alert in self.engine.open_alerts():

@@ -14,6 +14,7 @@ from server import store
 from server.core.detector import CHECKPOINT_TABLE, SharedDetector
 from server.core.leader import Leadership
 from server.detect.config import DetectConfig
+from server.records import Record
 from server.store import lease
 from tests.conftest import wait_until
 
@@ -115,10 +116,47 @@ def test_failover_mid_incident_gives_the_alerts_of_a_run_without_it(
     assert b.leadership.term == 2
 
 
-def test_a_follower_commits_nothing(tmp_path: Path) -> None:
+def _alerts(path: Path) -> list[tuple]:
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute("SELECT id, state, acknowledged_by FROM alerts ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_follower_judges_the_shared_totals_but_commits_nothing(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     _database(path)
     a, b = Member(path, "a"), Member(path, "b")
     a.step()
-    _add_minute(path, START + 3 * DAY, 50)
-    assert b.step() == [] and b.detector.engine is None
+    minute = START + 3 * DAY
+    _add_minute(path, minute, 50)  # other receivers' records: the spike is in the rollup
+    assert b.step() == [] and b.detector.engine is not None
+    (verdict,) = b.detector.verdicts([Record(minute + 30, "failed", 1)])
+    assert verdict.severity == "high" and verdict.expected < 10
+    assert _alerts(path) == []
+    assert [e.type for e in a.step()] == ["opened"]
+    assert _alerts(path) == [(1, "firing", None)]
+
+
+def test_an_ack_stored_by_a_follower_reaches_the_leaders_engine(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    _database(path)
+    a = Member(path, "a")
+    a.step()
+    minute = START + 3 * DAY
+    for i in range(3):
+        _add_minute(path, minute + i * 60, 50)
+        a.step()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute(
+        "UPDATE alerts SET state = 'acknowledged', acknowledged_by = 'oncall', "
+        "acknowledged_at = ? WHERE id = 1",
+        (minute,),
+    )
+    conn.close()
+    _add_minute(path, minute + 180, 50)
+    a.step()
+    (alert,) = a.detector.engine.open_alerts()
+    assert alert.state == "acknowledged" and alert.acknowledged_by == "oncall"
+    assert _alerts(path) == [(1, "acknowledged", "oncall")]
