@@ -214,29 +214,17 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture
-def lease_tx(tmp_path: Path) -> Callable[[], Any]:
-    """A transaction on a fresh database holding the lease table, one connection each."""
-    import contextlib
-    import sqlite3
+def store_tx(store_url: str) -> Iterator[Callable[[], Any]]:
+    """Transactions on a fresh migrated store (each store in turn), on a connection of their
+    own as the lease and the detector use them."""
+    from server import store
+    from server.config.location import resolve
+    from server.store.session import Session
 
-    from server.store import lease
-
-    path = str(tmp_path / "lease.db")
-
-    @contextlib.contextmanager
-    def transaction() -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-        conn.execute("PRAGMA synchronous=OFF")  # a test database: no fsync per step
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
-
-    with transaction() as conn:
-        lease.ensure_table(conn)
-    return transaction
+    location = resolve(store_url, store_url)
+    conn = store.open_store(location)
+    store.migrate(conn)
+    conn.close()
+    session = Session(location)
+    yield session.transaction
+    session.close()

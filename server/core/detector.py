@@ -46,14 +46,10 @@ CREATE TABLE IF NOT EXISTS detector_checkpoint (
 REPLAY_LAG_SECONDS = 3600
 
 
-def _sql(conn: Any, text: str) -> str:
-    return text if lease._sqlite(conn) else text.replace("?", "%s")
-
-
 def read_checkpoint(conn: Any) -> tuple[int, int | None, Fed] | None:
     """(term, watermark, fed counts) of the last committed detector step, or None."""
     row = conn.execute(
-        _sql(conn, "SELECT term, watermark, fed FROM detector_checkpoint WHERE name = ?"),
+        "SELECT term, watermark, fed FROM detector_checkpoint WHERE name = ?",
         (lease.DETECTOR,),
     ).fetchone()
     if row is None:
@@ -65,12 +61,9 @@ def read_checkpoint(conn: Any) -> tuple[int, int | None, Fed] | None:
 def write_checkpoint(conn: Any, term: int, watermark: int | None, fed: str) -> None:
     """Store the detector's position (the JSON of its fed counts) in its transaction."""
     conn.execute(
-        _sql(
-            conn,
-            "INSERT INTO detector_checkpoint (name, term, watermark, fed) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET term = excluded.term, "
-            "watermark = excluded.watermark, fed = excluded.fed",
-        ),
+        "INSERT INTO detector_checkpoint (name, term, watermark, fed) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET term = excluded.term, "
+        "watermark = excluded.watermark, fed = excluded.fed",
         (lease.DETECTOR, term, watermark, fed),
     )
 

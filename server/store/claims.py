@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from server.store.lease import _now, _sql, _sqlite
+from server.store.lease import db_now, is_sqlite
 from server.store.outbox import _OUTBOX_COLUMNS, OutboxRow
 
 
@@ -25,21 +25,18 @@ def claim_due(
 
     Run in its own short transaction; the caller commits before sending.
     """
-    now = _now(conn)
-    lock = "" if _sqlite(conn) else " FOR UPDATE OF o SKIP LOCKED"
+    now = db_now(conn)
+    lock = "" if is_sqlite(conn) else " FOR UPDATE OF o SKIP LOCKED"
     ids = [
         row[0]
         for row in conn.execute(
-            _sql(
-                conn,
-                "SELECT o.id FROM outbox o WHERE o.channel = ? AND ("
-                f"(o.state = 'pending' AND o.next_attempt_at <= {now})"
-                f" OR (o.state = 'sending' AND o.claim_expires_at <= {now}))"
-                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id"
-                " AND p.channel = o.channel AND p.id < o.id AND p.state IN ('pending', 'sending')"
-                f" AND (p.kind != 'reminder' OR p.next_attempt_at <= {now}))"
-                f" ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
-            ),
+            "SELECT o.id FROM outbox o WHERE o.channel = ? AND ("
+            f"(o.state = 'pending' AND o.next_attempt_at <= {now})"
+            f" OR (o.state = 'sending' AND o.claim_expires_at <= {now}))"
+            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id"
+            " AND p.channel = o.channel AND p.id < o.id AND p.state IN ('pending', 'sending')"
+            f" AND (p.kind != 'reminder' OR p.next_attempt_at <= {now}))"
+            f" ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
             (channel, limit),
         )
     ]
@@ -47,15 +44,12 @@ def claim_due(
         return []
     marks = ",".join("?" * len(ids))
     conn.execute(
-        _sql(
-            conn,
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?,"
-            f" claim_expires_at = {now} + ? WHERE id IN ({marks})",
-        ),
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?,"
+        f" claim_expires_at = {now} + ? WHERE id IN ({marks})",
         (holder, claim_seconds, *ids),
     )
     rows = conn.execute(
-        _sql(conn, f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id IN ({marks}) ORDER BY id"),
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id IN ({marks}) ORDER BY id",
         ids,
     )
     return [OutboxRow(*row) for row in rows]
@@ -76,12 +70,9 @@ def finish(
     changed = 0
     for i in ids:
         changed += conn.execute(
-            _sql(
-                conn,
-                "UPDATE outbox SET state = ?, last_error = ?, sent_at = ?,"
-                " next_attempt_at = COALESCE(?, next_attempt_at), claimed_by = NULL,"
-                " claim_expires_at = NULL WHERE id = ? AND claimed_by = ? AND state = 'sending'",
-            ),
+            "UPDATE outbox SET state = ?, last_error = ?, sent_at = ?,"
+            " next_attempt_at = COALESCE(?, next_attempt_at), claimed_by = NULL,"
+            " claim_expires_at = NULL WHERE id = ? AND claimed_by = ? AND state = 'sending'",
             (state, error, now if state == "sent" else None, retry_at, i, holder),
         ).rowcount
     return changed

@@ -9,7 +9,6 @@ old term's transaction has committed or rolled back, so terms never interleave.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,19 +44,16 @@ class LeaseRow:
         return self.expires_at > self.now
 
 
-def _sqlite(conn: Any) -> bool:
-    return isinstance(conn, sqlite3.Connection)
+def is_sqlite(conn: Any) -> bool:
+    """True for SQLite; PostgreSQL's adapter (store/postgres.py) names its dialect."""
+    return getattr(conn, "dialect", "sqlite") != "postgresql"
 
 
-def _now(conn: Any) -> str:
+def db_now(conn: Any) -> str:
     """SQL for the database clock in seconds since the epoch, with fractions."""
-    if _sqlite(conn):
+    if is_sqlite(conn):
         return "((julianday('now') - 2440587.5) * 86400.0)"
     return "extract(epoch from clock_timestamp())::float8"
-
-
-def _sql(conn: Any, text: str) -> str:
-    return text if _sqlite(conn) else text.replace("?", "%s")
 
 
 def ensure_table(conn: Any) -> None:
@@ -68,7 +64,7 @@ def ensure_table(conn: Any) -> None:
 def read(conn: Any, name: str = DETECTOR) -> LeaseRow | None:
     """The current lease row, or None before anyone has held it."""
     row = conn.execute(
-        _sql(conn, f"SELECT holder, term, expires_at, {_now(conn)} FROM leases WHERE name = ?"),
+        f"SELECT holder, term, expires_at, {db_now(conn)} FROM leases WHERE name = ?",
         (name,),
     ).fetchone()
     return None if row is None else LeaseRow(row[0], int(row[1]), float(row[2]), float(row[3]))
@@ -80,21 +76,15 @@ def acquire(conn: Any, holder: str, ttl: float, name: str = DETECTOR) -> int | N
     Run inside a transaction; the caller commits. An expired lease is taken with the next
     term, so a holder that was only paused finds its term gone when it wakes.
     """
-    now = _now(conn)
+    now = db_now(conn)
     conn.execute(
-        _sql(
-            conn,
-            f"INSERT INTO leases (name, holder, term, expires_at) VALUES (?, ?, 0, {now} - 1) "
-            "ON CONFLICT (name) DO NOTHING",
-        ),
+        f"INSERT INTO leases (name, holder, term, expires_at) VALUES (?, ?, 0, {now} - 1) "
+        "ON CONFLICT (name) DO NOTHING",
         (name, holder),
     )
     cur = conn.execute(
-        _sql(
-            conn,
-            f"UPDATE leases SET holder = ?, term = term + 1, expires_at = {now} + ? "
-            f"WHERE name = ? AND expires_at <= {now}",
-        ),
+        f"UPDATE leases SET holder = ?, term = term + 1, expires_at = {now} + ? "
+        f"WHERE name = ? AND expires_at <= {now}",
         (holder, ttl, name),
     )
     if cur.rowcount != 1:
@@ -109,13 +99,10 @@ def renew(conn: Any, holder: str, term: int, ttl: float, name: str = DETECTOR) -
     An expired lease is not renewed even if nobody took it: the holder steps down and
     acquires again with a new term, so an expiry always ends a term.
     """
-    now = _now(conn)
+    now = db_now(conn)
     cur = conn.execute(
-        _sql(
-            conn,
-            f"UPDATE leases SET expires_at = {now} + ? "
-            f"WHERE name = ? AND holder = ? AND term = ? AND expires_at > {now}",
-        ),
+        f"UPDATE leases SET expires_at = {now} + ? "
+        f"WHERE name = ? AND holder = ? AND term = ? AND expires_at > {now}",
         (ttl, name, holder, term),
     )
     return cur.rowcount == 1
@@ -123,13 +110,10 @@ def renew(conn: Any, holder: str, term: int, ttl: float, name: str = DETECTOR) -
 
 def release(conn: Any, holder: str, term: int, name: str = DETECTOR) -> bool:
     """End our term now (graceful stop) so the next receiver takes over without waiting."""
-    now = _now(conn)
+    now = db_now(conn)
     cur = conn.execute(
-        _sql(
-            conn,
-            f"UPDATE leases SET expires_at = {now} "
-            f"WHERE name = ? AND holder = ? AND term = ? AND expires_at > {now}",
-        ),
+        f"UPDATE leases SET expires_at = {now} "
+        f"WHERE name = ? AND holder = ? AND term = ? AND expires_at > {now}",
         (name, holder, term),
     )
     return cur.rowcount == 1
@@ -138,13 +122,10 @@ def release(conn: Any, holder: str, term: int, name: str = DETECTOR) -> bool:
 def fence(conn: Any, holder: str, term: int, name: str = DETECTOR) -> None:
     """Fenced unless `holder` holds `term` unexpired; the first statement of every detector
     transaction, so a write of a past term affects no rows."""
-    lock = "" if _sqlite(conn) else " FOR SHARE"
+    lock = "" if is_sqlite(conn) else " FOR SHARE"
     row = conn.execute(
-        _sql(
-            conn,
-            "SELECT 1 FROM leases WHERE name = ? AND holder = ? AND term = ? "
-            f"AND expires_at > {_now(conn)}{lock}",
-        ),
+        "SELECT 1 FROM leases WHERE name = ? AND holder = ? AND term = ? "
+        f"AND expires_at > {db_now(conn)}{lock}",
         (name, holder, term),
     ).fetchone()
     if row is None:

@@ -147,6 +147,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox (state, channel, next_attempt_at);
     ALTER TABLE alerts ADD COLUMN notified_at BIGINT;
     """,
+    # 4: several receivers on one database: the detector's lease and checkpoint, outbox claims.
+    # Logged tables: the lease is the fencing token and must survive a server crash.
+    """
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        term BIGINT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS detector_checkpoint (
+        name TEXT PRIMARY KEY,
+        term BIGINT NOT NULL,
+        watermark BIGINT,
+        fed TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_expires_at DOUBLE PRECISION;
+    CREATE INDEX outbox_alert_channel ON outbox (alert_id, channel, id);
+    """,
 )
 
 # --- SQL translation ---------------------------------------------------------------------

@@ -19,10 +19,10 @@ def _note(changes: list[tuple[str, int | None]], who: str):
     return lambda term: changes.append((who, term))
 
 
-def test_only_one_of_two_receivers_leads(lease_tx) -> None:
+def test_only_one_of_two_receivers_leads(store_tx) -> None:
     changes: list[tuple[str, int | None]] = []
-    a = Leadership(lease_tx, ttl=5, renew=1, holder="a", on_change=_note(changes, "a"))
-    b = Leadership(lease_tx, ttl=5, renew=1, holder="b", on_change=_note(changes, "b"))
+    a = Leadership(store_tx, ttl=5, renew=1, holder="a", on_change=_note(changes, "a"))
+    b = Leadership(store_tx, ttl=5, renew=1, holder="b", on_change=_note(changes, "b"))
     a.step()
     b.step()
     a.step()
@@ -30,10 +30,10 @@ def test_only_one_of_two_receivers_leads(lease_tx) -> None:
     assert changes == [("a", 1)]
 
 
-def test_paused_leader_stops_leading_by_its_own_clock_and_the_other_takes_over(lease_tx) -> None:
+def test_paused_leader_stops_leading_by_its_own_clock_and_the_other_takes_over(store_tx) -> None:
     changes: list[tuple[str, int | None]] = []
-    a = Leadership(lease_tx, ttl=0.4, renew=0.1, holder="a", on_change=_note(changes, "a"))
-    b = Leadership(lease_tx, ttl=0.4, renew=0.1, holder="b", on_change=_note(changes, "b"))
+    a = Leadership(store_tx, ttl=0.4, renew=0.1, holder="a", on_change=_note(changes, "a"))
+    b = Leadership(store_tx, ttl=0.4, renew=0.1, holder="b", on_change=_note(changes, "b"))
     a.step()
     started = time.monotonic()
     wait_until(lambda: a.term is None, timeout=2)  # "paused": a never steps again
@@ -43,27 +43,27 @@ def test_paused_leader_stops_leading_by_its_own_clock_and_the_other_takes_over(l
     a.step()  # waking up: it learns it lost, and says so once
     assert a.term is None
     assert changes == [("a", 1), ("b", 2), ("a", None)]
-    with pytest.raises(lease.Fenced), lease_tx() as conn:
+    with pytest.raises(lease.Fenced), store_tx() as conn:
         lease.fence(conn, "a", 1)
 
 
-def test_graceful_stop_hands_over_without_waiting_for_the_ttl(lease_tx) -> None:
-    a = Leadership(lease_tx, ttl=30, renew=5, holder="a")
-    b = Leadership(lease_tx, ttl=30, renew=5, holder="b")
+def test_graceful_stop_hands_over_without_waiting_for_the_ttl(store_tx) -> None:
+    a = Leadership(store_tx, ttl=30, renew=5, holder="a")
+    b = Leadership(store_tx, ttl=30, renew=5, holder="b")
     a.step()
     a.stop()
     b.step()
     assert b.term == 2
 
 
-def test_unreachable_database_ends_the_term_after_the_ttl(lease_tx) -> None:
+def test_unreachable_database_ends_the_term_after_the_ttl(store_tx) -> None:
     healthy = [True]
 
     @contextlib.contextmanager
     def flaky():
         if not healthy[0]:
             raise sqlite3.OperationalError("unable to open database file")
-        with lease_tx() as conn:
+        with store_tx() as conn:
             yield conn
 
     changes: list[int | None] = []

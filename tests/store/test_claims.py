@@ -3,11 +3,7 @@ claim runs out, an alert's messages go out in order, and a late outcome changes 
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,27 +12,8 @@ from server.store import claims
 
 
 @pytest.fixture
-def tx(tmp_path: Path):
-    path = str(tmp_path / "outbox.db")
-    conn = store.connect(path)
-    store.migrate(conn)
-    conn.close()
-
-    @contextlib.contextmanager
-    def transaction() -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-        conn.execute("PRAGMA synchronous=OFF")  # a test database: no fsync per step
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
-
-    return transaction
+def tx(store_tx):
+    return store_tx
 
 
 def _queue(tx, alert_id: int, kind: str, due: float, event_id: int) -> None:
