@@ -79,8 +79,10 @@ class SharedDetector:
         term: Callable[[], int | None],
         persist: Callable[[Any, list[AlertEvent], int], None],
         horizon: Callable[[], int],
+        chores: Callable[[Any, int], None] | None = None,
     ) -> None:
         self.config = config
+        self._chores = chores
         self._transaction = transaction
         self._holder = holder
         self._term = term
@@ -105,15 +107,19 @@ class SharedDetector:
         wall = time.time() if now is None else now
         term = self._term()
         with self._transaction() as conn:
+            stored = None
             if term is not None:
+                # Row locks first, the engine's lock after: ingest threads take the engine's
+                # lock inside the writer's transactions, so the reverse order could deadlock.
                 lease.fence(conn, self._holder, term)
+                stored = self._lock_operator_state(conn, int(wall))
             with self.lock:
                 if self.engine is None or (term is not None and self.engine_term != term):
                     self._take_over(conn, term)
                 engine = self.engine
                 assert engine is not None
-                if term is not None:
-                    self._sync_operator_state(conn, int(wall))
+                if stored is not None:
+                    self._sync_operator_state(*stored)
                 events = self._feed(conn)
                 events += engine.tick(int(wall), self._event_clock(wall))
                 self._unfed.clear()
@@ -125,6 +131,8 @@ class SharedDetector:
                 self._persist(conn, events, int(wall))
             for alert in changed:
                 store.save_alert(conn, alert, int(wall))
+            if self._chores is not None:
+                self._chores(conn, int(wall))
             write_checkpoint(conn, term, engine.watermark, fed)
         return events
 
@@ -145,21 +153,39 @@ class SharedDetector:
                 unfed[key] = seen + rec.count
         return out
 
-    def _sync_operator_state(self, conn: Any, now: int) -> None:
+    @staticmethod
+    def _lock_operator_state(conn: Any, now: int) -> tuple[dict[int, Any], list[Any]]:
+        """The stored open alerts (locked on PostgreSQL, so an ack elsewhere waits for this
+        step) and silences in force."""
+        if not lease.is_sqlite(conn):
+            conn.execute(
+                "SELECT id FROM alerts WHERE state IN (?, ?) FOR UPDATE", (FIRING, ACKNOWLEDGED)
+            )
+        alerts = {a.id: a for a in store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000)}
+        return alerts, store.list_silences(conn, now)
+
+    def _sync_operator_state(self, stored: dict[int, Any], silences: list[Any]) -> None:
         """Acks and silences any receiver stored since the last step, into the engine."""
         engine = self.engine
         assert engine is not None
-        stored = {a.id: a for a in store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000)}
         for alert in engine.book.by_status.values():
             row = stored.get(alert.id)
-            if row is None or row.state == alert.state:
+            if row is None:
+                continue
+            if (row.state, row.acknowledged_by, row.ack_note, row.silenced) == (
+                alert.state,
+                alert.acknowledged_by,
+                alert.ack_note,
+                alert.silenced,
+            ):
                 continue
             alert.state = row.state
             alert.acknowledged_by = row.acknowledged_by
             alert.acknowledged_at = row.acknowledged_at
             alert.ack_note = row.ack_note
+            alert.silenced = row.silenced
             self._saved[alert.id] = dataclasses.replace(alert)
-        engine.book.silences = {s.id: s for s in store.list_silences(conn, now)}
+        engine.book.silences = {s.id: s for s in silences}
 
     # --- taking over ---------------------------------------------------------------------
 
