@@ -23,6 +23,7 @@ from server.store.session import Session
 
 if TYPE_CHECKING:
     from server.config import Config
+    from server.config.location import StoreLocation
 
 log = logging.getLogger("txmon.group")
 
@@ -38,6 +39,7 @@ class Group:
     def __init__(
         self,
         config: Config,
+        location: StoreLocation,
         detect_config: DetectConfig,
         persist: Any,
         horizon: Any,
@@ -46,8 +48,8 @@ class Group:
     ) -> None:
         self.holder = holder_id()
         self.interval = config.detect_interval
-        self._lease_session = Session(config.location)
-        self._detect_session = Session(config.location)
+        self._lease_session = Session(location)
+        self._detect_session = Session(location)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._on_step = on_step or (lambda events: None)

@@ -67,6 +67,12 @@ class Receiver(Queries, Actions):
             raise ConfigError(f"[notify] {exc}") from None
         self.location = config.location
         self.store_kind = self.location.kind
+        if self.store_kind == "postgresql":
+            # A receiver stopped mid-transaction loses it after half a lease, so its row
+            # locks (the lease's, the rollup's) never block the others' takeover or ingest.
+            self.location = dataclasses.replace(
+                self.location, idle_in_transaction=config.lease_ttl_seconds / 2
+            )
         # PostgreSQL: several receivers insert at once, so ids come from a shared sequence.
         self._shared_ids = self.store_kind == "postgresql"
         self._conn = store.open_store(self.location, synchronous=config.synchronous)
@@ -83,7 +89,12 @@ class Receiver(Queries, Actions):
         self.group: Group | None = None
         if self.store_kind == "postgresql":
             self.group = Group(
-                config, self.detect_config, self._persist, self.horizon, chores=self._chores
+                config,
+                self.location,
+                self.detect_config,
+                self._persist,
+                self.horizon,
+                chores=self._chores,
             )
             self._engine = Engine(self.detect_config)
         else:

@@ -166,7 +166,8 @@ def open_store(location: StoreLocation, *, synchronous: str = "normal") -> sqlit
     if location.kind == POSTGRESQL:
         import server.store.postgres as postgres
 
-        return postgres.connect(location.target)  # type: ignore[return-value]
+        options = postgres.session_options(location.idle_in_transaction)
+        return postgres.connect(location.target, options)  # type: ignore[return-value]
     return connect(location.target, synchronous=synchronous)
 
 
@@ -176,7 +177,8 @@ def open_readers(location: StoreLocation, size: int) -> Any:
     if location.kind == POSTGRESQL:
         import server.store.postgres as postgres
 
-        return postgres.PgReaders(location.target, size=size)
+        options = postgres.session_options(location.idle_in_transaction)
+        return postgres.PgReaders(location.target, size=size, options=options)
     from server.store.readers import Readers
 
     return Readers(location.target, size=size)
