@@ -1,5 +1,8 @@
 """The dashboard app: polls the receiver's API and drives the panels and actions.
 
+Given several receivers it polls the one in use and moves to the next when that one stops
+answering (docs/dashboard.md, "Several receivers"); what the user does goes there too.
+
 What it shows is only ever as good as its last successful poll, and it says so: until the
 first poll succeeds, and whenever the last one failed, the header and the panels say what is
 not known and why, everything still shown is marked `as of HH:MMZ`, and the data panels are
@@ -32,7 +35,8 @@ from txmon_tui.config import Settings
 from txmon_tui.format import Filter, hhmm
 from txmon_tui.messages import StatusChosen, StatusSelected
 from txmon_tui.models import Alert, Summary, Transaction
-from txmon_tui.poller import AUTH_BACKOFF, Latest, backoff, fetch, remember
+from txmon_tui.poller import AUTH_BACKOFF, Latest, backoff, fetch, remember, same_records
+from txmon_tui.receivers import Receivers
 from txmon_tui.screens.ack_note import AckNoteScreen
 from txmon_tui.screens.alert_detail import AlertDetailScreen
 from txmon_tui.screens.confirm import ConfirmScreen
@@ -122,7 +126,7 @@ class PanelBar(Static):
 
 
 class TxmonApp(App[None]):
-    """Full-screen dashboard of one txmon receiver."""
+    """Full-screen dashboard of a txmon receiver (the one in use, when given several)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "txmon"
@@ -207,7 +211,7 @@ class TxmonApp(App[None]):
         self,
         settings: Settings,
         *,
-        client: TxmonClient | None = None,
+        client: TxmonClient | Receivers | None = None,
         clock: Callable[[], float] = time.time,
         look: severity.Look | None = None,
     ) -> None:
@@ -222,9 +226,17 @@ class TxmonApp(App[None]):
             # the terminal's own 16 colours, passed through, not approximated from RGB
             self.theme = "ansi-dark"
             self.ansi_color = True
-        self.client = client or TxmonClient(
-            settings.url, settings.token, timeout=max(5.0, settings.interval * 3)
-        )
+        if client is None:
+            timeout = max(5.0, settings.interval * 3)
+            client = Receivers(
+                [TxmonClient(url, settings.token, timeout=timeout) for url in settings.urls]
+            )
+        self.receivers = client if isinstance(client, Receivers) else Receivers([client])
+        self.receivers.on_switch = self._request_moved
+        self._rows_from = self.receivers.current  # the receiver whose ids latest.last_id is of
+        self._round: dict[str, str] = {}  # receivers failed since one last answered: reasons
+        self.receiver_problems: dict[str, str] = {}  # the last round in which every one failed
+        self._left: str = ""  # why the last receiver was left, told once the next one answers
         self.latest = Latest()
         self.filter = Filter()
         self.paused = False
@@ -241,6 +253,11 @@ class TxmonApp(App[None]):
         self._filter_generation = 0
         self._terminal = _terminal_fd()
 
+    @property
+    def client(self) -> TxmonClient:
+        """The receiver in use."""
+        return self.receivers.current
+
     # --- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -253,6 +270,7 @@ class TxmonApp(App[None]):
             stale_after=self.settings.stale_after,
             poll_late_after=max(2.0, 2 * self.interval),
         )
+        self._show_receiver()
         self.panel_bar = PanelBar(id="panel-bar")
         self.sparklines = SparklinesPanel(id="sparklines", classes="panel")
         self.breakdown = BreakdownTable(id="breakdown", classes="panel")
@@ -291,7 +309,7 @@ class TxmonApp(App[None]):
         self.run_worker(self._poll_forever(), name="poll", group="poll", exit_on_error=False)
 
     async def on_unmount(self) -> None:
-        await self.client.aclose()
+        await self.receivers.aclose()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout_for(event.size.width, event.size.height)
@@ -380,13 +398,17 @@ class TxmonApp(App[None]):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _poll_guarded(self) -> float:
-        """One poll; returns how long to wait before the next one."""
+        """One poll of the receiver in use; returns how long to wait before the next one."""
+        client = self.client
         try:
-            if self.connection == "reconnecting":
+            if self.connection in ("reconnecting", "switching"):
                 # cheap first: no token, a tiny answer, a short timeout
-                await self.client.health(timeout=HEALTH_TIMEOUT)
-            await self.poll_once()
+                await client.health(timeout=HEALTH_TIMEOUT)
+            await self.poll_once(client)
         except Unauthorized as exc:
+            # it answered: a setting to fix, shown as such, not a reason to move on
+            self._round.clear()
+            self._tell_moved(client)
             self.failures += 1
             if self.connection != "unauthorized":
                 self.notify(str(exc), title="Token rejected", severity="error")
@@ -397,13 +419,9 @@ class TxmonApp(App[None]):
                 # the receiver answered, but not as documented: say so, keep polling
                 self.notify(str(exc), title="Unexpected answer", severity="error", markup=False)
                 return max(self.interval, 5.0)
-            self.failures += 1
-            delay = backoff(self.failures, self.interval)
-            problem = exc.reason if isinstance(exc, Unreachable) else exc.message
-            if self.connection not in ("reconnecting", "unauthorized"):
-                self.notify(problem, title="Receiver unreachable", severity="warning", markup=False)
-            self._set_connection("reconnecting", problem=problem, retry_at=self.clock() + delay)
-            return delay
+            if isinstance(exc, Unreachable):
+                return self._receiver_failed(client, exc.reason, exc.reason)
+            return self._receiver_failed(client, exc.message, f"HTTP {exc.status}: {exc.message}")
         except Exception as exc:  # a bug must not stop polling: say so and carry on
             self.log.error("poll failed", exc)
             self.notify(
@@ -413,28 +431,115 @@ class TxmonApp(App[None]):
                 markup=False,
             )
             return max(self.interval, 5.0)
+        self._round.clear()
+        self._tell_moved(client)
         if self.failures and self.connection != "connecting":
-            self.notify("Live again", title="Reconnected", timeout=3)
+            where = f" on {client.where}" if self.receivers.several else ""
+            self.notify(f"Live again{where}", title="Reconnected", timeout=3, markup=False)
         self.failures = 0
         self._set_connection("paused" if self.paused else "live")
         return self.interval
+
+    def _receiver_failed(self, client: TxmonClient, problem: str, detail: str) -> float:
+        """The receiver in use did not answer (or answered 5xx): move on to the next one not
+        tried since one last answered, at once; when every one failed, wait and retry."""
+        receivers = self.receivers
+        self._round[client.where] = detail
+        if receivers.several and len(self._round) < len(receivers):
+            new = receivers.advance(client)
+            for _ in range(len(receivers)):
+                if new.where not in self._round:
+                    break
+                new = receivers.advance(new)
+            if self.connection == "reconnecting":  # trying each in turn: no toast per attempt
+                self._show_receiver()
+                return 0.0
+            if not self._left:  # the first receiver left in this round is the one to name
+                self._left = f"receiver {client.where} not answering ({detail})"
+            self._set_connection("switching", problem=f"{client.where}: {problem}")
+            return 0.0
+        self.failures += 1
+        delay = backoff(self.failures, self.interval)
+        toast, title = problem, "Receiver unreachable"
+        if receivers.several:
+            self.receiver_problems = dict(self._round)
+            self._round.clear()
+            receivers.advance(client)  # the next attempt starts with the next in the list
+            self._left = ""  # nothing to move to: the toast below says so instead
+            problem = f"all {len(receivers)} receivers failed"
+            failed = self.receiver_problems.items()
+            toast = f"{problem}: " + "; ".join(f"{where} {why}" for where, why in failed)
+            title = "Receivers unreachable"
+        if self.connection not in ("reconnecting", "unauthorized"):
+            self.notify(toast, title=title, severity="warning", markup=False)
+        self._set_connection("reconnecting", problem=problem, retry_at=self.clock() + delay)
+        return delay
+
+    def _tell_moved(self, client: TxmonClient) -> None:
+        """Once the receiver moved to answers, say which one was left and why."""
+        if self._left:
+            self.notify(
+                f"{self._left}; now on {client.where}",
+                title="Failover",
+                severity="warning",
+                markup=False,
+            )
+            self._left = ""
+
+    def _request_moved(self, old: TxmonClient, new: TxmonClient, reason: str) -> None:
+        """An action could not reach the receiver in use and was done by the next one: the
+        dashboard follows it there."""
+        self.notify(
+            f"receiver {old.where} not answering ({reason}); now on {new.where}",
+            title="Failover",
+            severity="warning",
+            markup=False,
+        )
+        self._show_receiver()
+        self.request_refresh(full=True)
+
+    def _show_receiver(self) -> None:
+        """Name the receiver in use in the header (only when there are several)."""
+        if self.receivers.several:
+            client = self.client
+            self.header.update_state(
+                url=client.url,
+                receiver=client.where,
+                receivers=len(self.receivers),
+                position=self.receivers.index + 1,
+            )
 
     def _set_connection(
         self, state: str, *, problem: str = "", retry_at: float | None = None
     ) -> None:
         self.connection, self.problem = state, problem
         self.header.update_state(connection=state, problem=problem, retry_at=retry_at)
+        self._show_receiver()
         if self.latest.summary is None:
             self._show_unknown()
         self._mark_freshness()
 
-    async def poll_once(self) -> None:
-        """Fetch what changed since the last poll and show it."""
+    async def poll_once(self, client: TxmonClient | None = None) -> None:
+        """Fetch what changed since the last poll (from `client`, by default the receiver in
+        use) and show it. The first round on another receiver fetches everything afresh, and
+        the table is reloaded unless the rows show the two share one store."""
+        client = client or self.client
         full, self._full = self._full, False
         generation = self._filter_generation
-        poll = await fetch(self.client, self.latest, self.filter, full=full)
-        remember(self.latest, poll, self.clock(), rows=generation == self._filter_generation)
-        if generation == self._filter_generation:
+        moved = client is not self._rows_from
+        if moved:
+            self.latest.last_id = None
+        arrived_at = self.latest.changed_at
+        poll = await fetch(client, self.latest, self.filter, full=full or moved)
+        same_filter = generation == self._filter_generation
+        if moved:  # the rows shown so far came from another receiver
+            self._rows_from = client
+            if not same_records(self.table.records, poll.rows):
+                self.table.reset(self.filter.describe() if self.filter.active else "")
+        remember(self.latest, poll, self.clock(), rows=same_filter)
+        if moved:
+            self.latest.changed_at = arrived_at  # another store's count is not an arrival
+        if same_filter:
             self._show_rows(poll.rows)
         self.polls += 1
         self._show(poll.data_changed or poll.alerts is not None)
@@ -496,7 +601,7 @@ class TxmonApp(App[None]):
             token = self.settings.token
             self.guide.update(
                 FIRST_RUN.format(
-                    url=self.settings.url,
+                    url=self.client.url,
                     now=time.strftime("%Y-%m-%d %H:%M:00", time.gmtime(self.clock())),
                     auth=' -H "Authorization: Bearer $TXMON_TOKEN"' if token else "",
                     token=' --token "$TXMON_TOKEN"' if token else "",
@@ -516,13 +621,24 @@ class TxmonApp(App[None]):
             _border(panel, None, why)
             if isinstance(panel, KeyTable):
                 panel.empty_reason = why
+        url = self.client.url
         hints = {
-            "unauthorized": "The receiver rejected the token. Start txmon with the right "
+            "unauthorized": f"The receiver at {url} rejected the token. Start txmon with the "
+            "right --token or TXMON_TOKEN; it retries every few seconds."
+            if self.receivers.several
+            else "The receiver rejected the token. Start txmon with the right "
             "--token or TXMON_TOKEN; it retries every few seconds.",
-            "reconnecting": f"Is the receiver running at {self.settings.url}? "
+            "reconnecting": f"Is the receiver running at {url}? "
             "(txmon-server serve). It retries every few seconds; r retries now.",
         }
-        hint = hints.get(self.connection, f"Asking {self.settings.url} …")
+        if self.receivers.several and self.receiver_problems:
+            failed = "\n".join(f"  {w}: {r}" for w, r in self.receiver_problems.items())
+            hints["reconnecting"] = (
+                f"None of the {len(self.receivers)} receivers answers:\n{failed}\n\n"
+                "Are they running (txmon-server serve)? It retries each in turn every few "
+                "seconds; r retries now."
+            )
+        hint = hints.get(self.connection, f"Asking {url} …")
         self.guide.border_title = "No data"
         self.guide.update(NO_DATA.format(why=why.removeprefix("no data: "), hint=hint))
         self._show_main(guide=True)
@@ -531,7 +647,11 @@ class TxmonApp(App[None]):
         if self.connection == "unauthorized":
             return "no data: token rejected"
         if self.connection == "reconnecting":
+            if self.receivers.several:
+                return f"no data: {self.problem}"
             return f"no data: receiver unreachable ({self.problem})"
+        if self.connection == "switching":
+            return f"no data yet: trying {self.client.where}"
         return "no data yet: connecting"
 
     def _mark_freshness(self) -> None:
@@ -619,6 +739,8 @@ class TxmonApp(App[None]):
 
     @on(StatusSelected)
     def _status_selected(self, message: StatusSelected) -> None:
+        if not self.screen_stack:  # a table's late message while the app shuts down
+            return
         self._show_panel()
         if message.status == self.selected_status:
             return
@@ -769,7 +891,7 @@ class TxmonApp(App[None]):
 
     async def _ack(self, alert: Alert, note: str) -> None:
         try:
-            done = await self.client.ack(alert.id, self.by, note or None)
+            done = await self.receivers.ack(alert.id, self.by, note or None)
         except TxmonError as exc:
             self.notify(
                 str(exc), title=f"Could not acknowledge #{alert.id}", severity="error", markup=False
@@ -814,7 +936,7 @@ class TxmonApp(App[None]):
         failed: list[str] = []
         for alert in firing:
             try:
-                await self.client.ack(alert.id, self.by, None)
+                await self.receivers.ack(alert.id, self.by, None)
             except TxmonError as exc:
                 failed.append(f"#{alert.id}: {exc}")
         done = len(firing) - len(failed)
@@ -854,7 +976,7 @@ class TxmonApp(App[None]):
 
     async def _unack(self, alert: Alert) -> None:
         try:
-            done = await self.client.unack(alert.id)
+            done = await self.receivers.unack(alert.id)
         except TxmonError as exc:
             self.notify(
                 str(exc),
@@ -875,7 +997,7 @@ class TxmonApp(App[None]):
 
     async def _test_fire(self) -> None:
         try:
-            results = await self.client.test_fire()
+            results = await self.receivers.test_fire()
         except ApiError as exc:
             self.notify(
                 exc.message,
@@ -915,7 +1037,9 @@ class TxmonApp(App[None]):
 
     async def _silence(self, status: str, minutes: int) -> None:
         try:
-            done = await self.client.silence(status, minutes, self.by, "from the txmon dashboard")
+            done = await self.receivers.silence(
+                status, minutes, self.by, "from the txmon dashboard"
+            )
         except TxmonError as exc:
             self.notify(
                 str(exc), title=f"Could not silence {status}", severity="error", markup=False
@@ -932,7 +1056,7 @@ class TxmonApp(App[None]):
     def action_silences(self) -> None:
         """List silences in force; remove them from there."""
         self.push_screen(
-            SilencesScreen(self.client, read_only=self.read_only, clock=self.clock),
+            SilencesScreen(self.receivers, read_only=self.read_only, clock=self.clock),
             lambda _: self.request_refresh(full=True),
         )
 
@@ -1019,7 +1143,7 @@ class TxmonApp(App[None]):
                     self._act(self._unack(alert), "unack")
 
         self.push_screen(
-            AlertDetailScreen(self.client, alert_id, read_only=self.read_only, clock=self.clock),
+            AlertDetailScreen(self.receivers, alert_id, read_only=self.read_only, clock=self.clock),
             closed,
         )
 

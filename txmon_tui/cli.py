@@ -24,6 +24,7 @@ keys: a ack, A ack all, u unack, t test alert, s silence, S silences, p pause, r
 examples:
   txmon                                    # receiver on http://127.0.0.1:8787
   TXMON_TOKEN=... txmon --url http://monitor.internal:8787
+  txmon --url http://a:8787,http://b:8787  # two receivers: follows the one that answers
   txmon --read-only --interval 2           # a wall screen nobody acts from
   ssh -t ops-host txmon                    # over SSH: -t gives it a terminal
 """
@@ -33,7 +34,11 @@ def _dashboard_options(parser: argparse.ArgumentParser, *, sub: bool = False) ->
     """The dashboard's options; on a subcommand they only override what was given."""
     extra = {"default": argparse.SUPPRESS} if sub else {}
     parser.add_argument(
-        "--url", help=f"receiver URL (or $TXMON_URL; default {DEFAULT_URL})", **extra
+        "--url",
+        metavar="URL[,URL...]",
+        help=f"receiver URL, or several of one installation separated by commas: the next is "
+        f"used when the one in use stops answering (or $TXMON_URL; default {DEFAULT_URL})",
+        **extra,
     )
     parser.add_argument(
         "--token", help="API token (prefer $TXMON_TOKEN: flags show in ps)", **extra
@@ -128,7 +133,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     missing = have_terminal()
     if missing is not None or os.environ.get("TERM") == "dumb":
         what = missing or "the terminal (TERM=dumb)"
-        print(NO_TTY_HINT.format(what=what, url=settings.url), file=sys.stderr)
+        print(NO_TTY_HINT.format(what=what, url=settings.urls[0]), file=sys.stderr)
         return 2
     from txmon_tui.app import TxmonApp  # imported late: `txmon --help` stays fast
 

@@ -1,5 +1,8 @@
 """Async HTTP client for the receiver's API (docs/api.md) and its errors; the typed results
-it returns are in `models.py`."""
+it returns are in `models.py`.
+
+`TxmonApi` is the API as typed calls; `TxmonClient` sends them to one receiver, and
+`receivers.Receivers` to whichever of several is in use."""
 
 from __future__ import annotations
 
@@ -29,11 +32,13 @@ class TxmonError(Exception):
 
 
 class Unreachable(TxmonError):
-    """The receiver could not be reached or did not answer in time."""
+    """The receiver could not be reached or did not answer in time; `sent` is False when the
+    request never left (no connection), so trying it elsewhere cannot do it twice."""
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: str, reason: str, *, sent: bool = True) -> None:
         super().__init__(message)
         self.reason = reason
+        self.sent = sent
 
 
 class Unauthorized(TxmonError):
@@ -54,30 +59,8 @@ class ApiError(TxmonError):
         return self.status >= 500
 
 
-class TxmonClient:
-    """The receiver's API over one pooled `httpx.AsyncClient`."""
-
-    def __init__(
-        self,
-        url: str,
-        token: str | None = None,
-        *,
-        timeout: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.has_token = bool(token)
-        self.requests_sent = 0
-        headers = {"User-Agent": "txmon-dashboard"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
-        )
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+class TxmonApi:
+    """The receiver's API as typed calls; `_request` decides which receiver answers."""
 
     async def _request(
         self,
@@ -88,37 +71,8 @@ class TxmonClient:
         json: Any = None,
         timeout: float | None = None,
     ) -> Any:
-        self.requests_sent += 1
-        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-        try:
-            answer = await self._http.request(method, path, params=params, json=json, **extra)
-        except httpx.TimeoutException:
-            reason = f"no answer within {timeout or self._timeout():g}s"
-            raise Unreachable(f"{self.url} gave {reason}", reason) from None
-        except httpx.TransportError as exc:
-            reason = _reason(exc)
-            raise Unreachable(f"cannot reach {self.url}: {reason}", reason) from None
-        if answer.status_code == 401:
-            if self.has_token:
-                raise Unauthorized(
-                    "the receiver rejected the token (401): check --token / TXMON_TOKEN"
-                )
-            raise Unauthorized("the receiver needs a token (401): set --token or TXMON_TOKEN")
-        try:
-            doc = answer.json()
-        except ValueError:
-            doc = None
-        if answer.status_code >= 400:
-            message = doc.get("error") if isinstance(doc, dict) else None
-            raise ApiError(answer.status_code, str(message or answer.reason_phrase or "error"))
-        if doc is None:
-            raise ApiError(
-                answer.status_code, f"{method} {path} answered something that is not JSON"
-            )
-        return doc
-
-    def _timeout(self) -> float:
-        return self._http.timeout.read or 0.0
+        """Send one request and return its JSON answer (the subclasses say where)."""
+        raise NotImplementedError
 
     # reads
 
@@ -205,6 +159,84 @@ class TxmonClient:
             ChannelResult(str(r.get("channel", "?")), str(r.get("result", "")), bool(r.get("ok")))
             for r in doc.get("results") or ()
         ]
+
+
+class TxmonClient(TxmonApi):
+    """The API of one receiver over one pooled `httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.where = where(self.url)
+        self.has_token = bool(token)
+        self.requests_sent = 0
+        headers = {"User-Agent": "txmon-dashboard"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        self.requests_sent += 1
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        try:
+            answer = await self._http.request(method, path, params=params, json=json, **extra)
+        except httpx.ConnectTimeout:
+            reason = f"no connection within {timeout or self._timeout():g}s"
+            raise Unreachable(f"{self.url} gave {reason}", reason, sent=False) from None
+        except httpx.TimeoutException as exc:
+            reason = f"no answer within {timeout or self._timeout():g}s"
+            sent = not isinstance(exc, httpx.PoolTimeout)
+            raise Unreachable(f"{self.url} gave {reason}", reason, sent=sent) from None
+        except httpx.TransportError as exc:
+            reason = _reason(exc)
+            sent = not isinstance(exc, httpx.ConnectError)
+            raise Unreachable(f"cannot reach {self.url}: {reason}", reason, sent=sent) from None
+        if answer.status_code == 401:
+            if self.has_token:
+                raise Unauthorized(
+                    "the receiver rejected the token (401): check --token / TXMON_TOKEN"
+                )
+            raise Unauthorized("the receiver needs a token (401): set --token or TXMON_TOKEN")
+        try:
+            doc = answer.json()
+        except ValueError:
+            doc = None
+        if answer.status_code >= 400:
+            message = doc.get("error") if isinstance(doc, dict) else None
+            raise ApiError(answer.status_code, str(message or answer.reason_phrase or "error"))
+        if doc is None:
+            raise ApiError(
+                answer.status_code, f"{method} {path} answered something that is not JSON"
+            )
+        return doc
+
+    def _timeout(self) -> float:
+        return self._http.timeout.read or 0.0
+
+
+def where(url: str) -> str:
+    """A receiver's URL as the screen names it: `host:port` (and a path, if any)."""
+    return url.split("://", 1)[-1].rstrip("/")
 
 
 def _reason(exc: httpx.TransportError) -> str:

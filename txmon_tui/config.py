@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8787"
 DEFAULT_INTERVAL = 1.0
@@ -26,13 +27,18 @@ class SettingsError(Exception):
 class Settings:
     """Everything the dashboard needs to start."""
 
-    url: str = DEFAULT_URL
+    url: str = DEFAULT_URL  # one receiver, or several separated by commas (see `urls`)
     token: str | None = None
     interval: float = DEFAULT_INTERVAL
     stale_after: float = DEFAULT_STALE_AFTER
     mouse: bool = True
     read_only: bool = False
     user: str = ""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The receivers in the order given: the first is used first, the next on failure."""
+        return tuple(self.url.split(","))
 
     def __repr__(self) -> str:  # never show the token
         token = "***" if self.token else None
@@ -76,12 +82,52 @@ def read_table(path: str) -> dict[str, Any]:
     return table
 
 
-def check_url(url: str) -> str:
-    """Accept http(s) URLs only; drop a trailing slash."""
+def check_url(url: str, source: str = "url", label: str = "url") -> str:
+    """Accept an http(s) URL with a host (and a valid port, if any); drop a trailing slash."""
     url = url.strip()
     if not url.startswith(("http://", "https://")) or len(url) < len("http://x"):
-        raise SettingsError(f"url must start with http:// or https://, got {url!r}")
+        raise SettingsError(f"{source}: {label} must start with http:// or https://, got {url!r}")
+    parts = urlsplit(url)
+    problem = ""
+    if not parts.hostname:
+        problem = "has no host"
+    elif any(c.isspace() for c in url):
+        problem = "contains a space"
+    elif parts.query or parts.fragment or "?" in url or "#" in url:
+        problem = "may not have a query or fragment"
+    else:
+        try:
+            parts.port  # noqa: B018 - raises ValueError when the port is not 0-65535
+        except ValueError:
+            problem = "has an invalid port"
+    if problem:
+        raise SettingsError(f"{source}: {label} {url!r} {problem}")
     return url.rstrip("/")
+
+
+def check_urls(value: Any, source: str) -> str:
+    """One receiver URL, or several separated by commas (a TOML list of strings too); each
+    must be valid and listed once. Returns them normalised, joined by commas."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)
+    if not isinstance(value, str):
+        raise SettingsError(f"{source}: url must be a string (or a list of strings)")
+    entries = value.split(",")
+    if len(entries) == 1:
+        return check_url(entries[0], source)
+    urls: list[str] = []
+    for number, entry in enumerate(entries, 1):
+        label = f"url entry {number} of {len(entries)}"
+        if not entry.strip():
+            raise SettingsError(
+                f"{source}: {label} is empty (separate receivers with one comma: "
+                "http://a:8787,http://b:8787)"
+            )
+        url = check_url(entry, source, label)
+        if url in urls:
+            raise SettingsError(f"{source}: {label} {url!r} is listed twice")
+        urls.append(url)
+    return ",".join(urls)
 
 
 def check_seconds(
@@ -126,10 +172,16 @@ def resolve(
     env = os.environ if env is None else env
     path = config or env.get("TXMON_CONFIG")
     table = read_table(path) if path else {}
-    for key in ("url", "token"):
-        if key in table and not isinstance(table[key], str):
-            raise SettingsError(f"{path}: [dashboard] {key} must be a string")
-    chosen_url = url or env.get("TXMON_URL") or table.get("url") or DEFAULT_URL
+    if "token" in table and not isinstance(table["token"], str):
+        raise SettingsError(f"{path}: [dashboard] token must be a string")
+    if url:
+        chosen_url = check_urls(url, "--url")
+    elif env.get("TXMON_URL"):
+        chosen_url = check_urls(env["TXMON_URL"], "TXMON_URL")
+    elif table.get("url") not in (None, ""):
+        chosen_url = check_urls(table["url"], f"{path} [dashboard]")
+    else:
+        chosen_url = DEFAULT_URL
     chosen_token = token or env.get("TXMON_TOKEN") or table.get("token") or None
     if interval is not None:
         chosen_interval = check_interval(interval, "--interval")
@@ -148,7 +200,7 @@ def resolve(
     else:
         chosen_stale = DEFAULT_STALE_AFTER
     return Settings(
-        url=check_url(chosen_url),
+        url=chosen_url,
         token=chosen_token,
         interval=chosen_interval,
         stale_after=chosen_stale,

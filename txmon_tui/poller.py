@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from txmon_tui.client import TxmonClient
@@ -100,4 +101,20 @@ def remember(latest: Latest, poll: Poll, now: float, *, rows: bool) -> None:
         latest.last_id = max(latest.last_id or 0, max(r.id for r in poll.rows))
 
 
-__all__ = ["Latest", "Poll", "backoff", "fetch", "remember"]
+def same_records(shown: Mapping[int, Transaction], rows: Sequence[Transaction]) -> bool:
+    """True when `rows` (the newest from another receiver) reach at least the newest row on
+    screen and agree with the rows on screen wherever their ids meet: the receivers share
+    one store, so the table can stay as it is (cursor and all) instead of being reloaded.
+    A receiver behind the one left, or with other records under the same ids, has a store
+    of its own: its rows replace the table, so the screen never mixes two stores."""
+    met = [r for r in rows if r.id in shown]
+    if not met or max(r.id for r in rows) < max(shown):
+        return False
+    return all(
+        (r.timestamp, r.status, r.count)
+        == (shown[r.id].timestamp, shown[r.id].status, shown[r.id].count)
+        for r in met
+    )
+
+
+__all__ = ["Latest", "Poll", "backoff", "fetch", "remember", "same_records"]

@@ -145,3 +145,56 @@ def test_a_terminal_that_hangs_up_without_sighup_ends_the_dashboard() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_several_receivers_come_from_flag_environment_or_toml(tmp_path: Path) -> None:
+    two = ("http://a:8787", "http://b:8787")
+    assert resolve(url="http://a:8787, http://b:8787/", env={}).urls == two
+    assert resolve(env={"TXMON_URL": "http://a:8787,http://b:8787"}).urls == two
+    config = tmp_path / "txmon.toml"
+    config.write_text('[dashboard]\nurl = ["http://a:8787", "http://b:8787"]\n')
+    assert resolve(env={"TXMON_CONFIG": str(config)}).urls == two
+    config.write_text('[dashboard]\nurl = "http://a:8787,http://b:8787"\n')
+    assert resolve(env={"TXMON_CONFIG": str(config)}).urls == two
+    one = resolve(url="http://a:8787", env={})
+    assert (one.url, one.urls) == ("http://a:8787", ("http://a:8787",))
+
+
+@pytest.mark.parametrize(
+    ("urls", "message"),
+    [
+        ("http://a:8787,,http://b:8787", "--url: url entry 2 of 3 is empty"),
+        ("http://a:8787,", "--url: url entry 2 of 2 is empty"),
+        ("http://a:8787,b:8787", "url entry 2 of 2 must start with http:// or https://"),
+        ("http://a:8787,http://b:99999", "url entry 2 of 2 'http://b:99999' has an invalid port"),
+        ("http://a:port", "url 'http://a:port' has an invalid port"),
+        ("http://a:8787,http://:8787", "'http://:8787' has no host"),
+        ("http://a:8787,http://a:8787/", "url entry 2 of 2 'http://a:8787' is listed twice"),
+        ("http://a:8787 http://b:8787", "contains a space"),
+    ],
+)
+def test_a_bad_receiver_list_exits_2_naming_the_entry(
+    capsys: pytest.CaptureFixture[str], urls: str, message: str
+) -> None:
+    assert main(["--url", urls]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("txmon: ") and message in err, err
+
+
+def test_a_bad_receiver_list_in_the_environment_names_it() -> None:
+    with pytest.raises(SettingsError, match=re.escape("TXMON_URL: url entry 1 of 2 must start")):
+        resolve(env={"TXMON_URL": "ftp://a,http://b:8787"})
+
+
+def test_a_bad_receiver_list_is_a_message_not_a_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "txmon_tui.cli", "--url", "http://127.0.0.1:1,,http://x:2"],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "url entry 2 of 3 is empty" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -18,6 +18,7 @@ from txmon_tui import severity
 from txmon_tui.app import TxmonApp
 from txmon_tui.client import TxmonClient
 from txmon_tui.config import Settings
+from txmon_tui.receivers import Receivers
 from txmon_tui.widgets.transactions import TransactionsTable
 
 NEWEST = 1_752_305_580  # 2025-07-12T07:33:00Z
@@ -348,4 +349,58 @@ def test_disconnected_marks_everything_as_of(snap_compare: Any) -> None:
 
     # the first poll's six requests succeed, then the receiver is gone
     app = snapshot_app(Vanishing(answers=6))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=gone)
+
+
+# --- several receivers ---------------------------------------------------------------------
+
+
+def two_receivers_app(first: Any, second: Any) -> TxmonApp:
+    """`--url http://txmon-a.example:8787,http://txmon-b.example:8787` over two fakes."""
+    urls = ("http://txmon-a.example:8787", "http://txmon-b.example:8787")
+    clients = [
+        TxmonClient(url, transport=httpx.MockTransport(answer))
+        for url, answer in zip(urls, (first, second), strict=True)
+    ]
+    return TxmonApp(
+        Settings(url=",".join(urls), interval=1.0, user="snap@host"),
+        client=Receivers(clients),
+        clock=lambda: CLOCK,
+        look=severity.COLOR,
+    )
+
+
+def test_failed_over_names_the_receiver_in_use(snap_compare: Any) -> None:
+    async def moved(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, TxmonApp)
+        app.request_refresh()
+        for _ in range(200):
+            if app.receivers.index == 1 and app.connection == "live":
+                break
+            await pilot.pause(0.02)
+        await loaded(pilot)
+        app.clear_notifications()
+        await settle(pilot)
+
+    # the first receiver answers the first poll's six requests, then is gone
+    app = two_receivers_app(Vanishing(answers=6), fake_receiver)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=moved)
+
+
+def test_every_receiver_down_says_all_failed(snap_compare: Any) -> None:
+    async def gone(pilot: Pilot[None]) -> None:
+        await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, TxmonApp)
+        app.request_refresh()
+        for _ in range(200):
+            if app.connection == "reconnecting" and app.failures >= 2:
+                break
+            await pilot.pause(0.02)
+        app.clear_notifications()
+        await settle(pilot)
+
+    app = two_receivers_app(Vanishing(answers=6), Vanishing(answers=0))
     assert snap_compare(app, terminal_size=(120, 40), run_before=gone)

@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
-from txmon_tui.client import TxmonClient, TxmonError
+from txmon_tui.client import TxmonApi, TxmonError
 from txmon_tui.format import duration, full_time, number
 from txmon_tui.models import Alert
 from txmon_tui.severity import STATE_GLYPH
@@ -31,7 +31,7 @@ class AlertDetailScreen(ModalScreen[str | None]):
 
     def __init__(
         self,
-        client: TxmonClient,
+        client: TxmonApi,
         alert_id: int,
         *,
         read_only: bool,

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from txmon_tui.client import TxmonClient, TxmonError
+from txmon_tui.client import TxmonApi, TxmonError
 from txmon_tui.format import duration, hhmm
 from txmon_tui.models import Silence
 
@@ -26,7 +26,7 @@ class SilencesScreen(ModalScreen[None]):
         Binding("escape,q,S", "close", "Close", id="silences.close"),
     ]
 
-    def __init__(self, client: TxmonClient, *, read_only: bool, clock: Callable[[], float]) -> None:
+    def __init__(self, client: TxmonApi, *, read_only: bool, clock: Callable[[], float]) -> None:
         super().__init__(classes="dialog-screen")
         self.client = client
         self.read_only = read_only

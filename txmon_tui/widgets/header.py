@@ -25,7 +25,11 @@ class HeaderState:
     """Everything the status bar shows."""
 
     url: str = ""
-    connection: str = "connecting"  # connecting, live, paused, reconnecting, unauthorized
+    receiver: str = ""  # host:port of the receiver in use, when there are several
+    receivers: int = 1
+    position: int = 1  # which of them (1 = the first listed)
+    connection: str = "connecting"  # connecting, live, paused, reconnecting, unauthorized,
+    # switching (trying the next receiver after the one in use failed)
     retry_at: float | None = None  # clock time of the next attempt while reconnecting
     problem: str = ""
     have_data: bool = False  # at least one poll succeeded
@@ -136,25 +140,32 @@ class StatusBar(Widget):
         return age is not None and age > self.state.stale_after
 
     def connection_text(self, short: bool = False) -> str:
-        """The connection part as plain text, e.g. `✖ disconnected: connection refused`."""
+        """The connection part as plain text, e.g. `✖ disconnected: connection refused`; with
+        several receivers it names the one in use (`● live on b:8787`)."""
         s = self.state
+        on = f" on {s.receiver}" if s.receiver else ""
+        if s.connection == "switching":
+            return f"◌ trying {s.receiver}" + ("" if short or not s.problem else f" ({s.problem})")
         if s.connection == "reconnecting":
-            if short:
-                return "✖ disconnected · r: retry"
+            if short:  # with several receivers, that none answers is the point
+                every = f": {s.problem}" if s.receivers > 1 and s.problem else ""
+                return f"✖ disconnected{every} · r: retry"
             label = "✖ disconnected" + (f": {s.problem}" if s.problem else "")
             if s.retry_at is not None:
                 wait = max(0, math.ceil(s.retry_at - self.clock()))
                 label += f" · retry in {wait}s" if wait else " · retrying"
             return label + " · r: retry now"
         if s.connection == "unauthorized":
-            return "✖ token rejected" + ("" if short else f" ({s.problem})" if s.problem else "")
+            problem = "" if short else f" ({s.problem})" if s.problem else ""
+            return f"✖ token rejected{on}{problem}"
         if s.connection == "connecting":
-            return "◌ connecting"
+            return f"◌ connecting to {s.receiver}" if s.receiver else "◌ connecting"
         if s.connection == "paused":
-            return "‖ paused" + ("" if short else " · p: resume")
+            return f"‖ paused{on}" + ("" if short else " · p: resume")
         if self.poll_late and s.last_ok is not None:
-            return f"◌ no answer for {duration(self.clock() - s.last_ok)}"
-        return "● live"
+            late = f"◌ no answer for {duration(self.clock() - s.last_ok)}"
+            return f"{late} from {s.receiver}" if s.receiver else late
+        return f"● live{on}"
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -181,7 +192,8 @@ class StatusBar(Widget):
             parts.append((3, Text(f"filter {s.filter}", style="italic"), None))
         if s.have_data and s.ingest_rate is not None:
             parts.append((4, Text(f"{number(s.ingest_rate)} rec/s"), None))
-        parts.append((3, Text.assemble(("txmon ", "bold"), s.url), None))
+        where = f" ({s.position}/{s.receivers})" if s.receivers > 1 else ""
+        parts.append((3, Text.assemble(("txmon ", "bold"), s.url, where), None))
         width = self.size.width or 200
         line = Text()
         for level in (5, 4, 3, 2, 1, 0):
@@ -196,6 +208,8 @@ class StatusBar(Widget):
         s = self.state
         if not s.have_data:
             why = {"unauthorized": "token rejected", "reconnecting": "receiver unreachable"}
+            if s.receivers > 1:
+                why["reconnecting"] = "no receiver answers"
             reason = why.get(s.connection, "waiting for the receiver")
             unknown = Text("? firing", style=look.warning)
             return [(0, unknown, None), (2, Text(f"no data: {reason}", style=look.warning), None)]
