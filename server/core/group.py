@@ -18,7 +18,7 @@ from server.core.detector import SharedDetector
 from server.core.leader import Leadership, holder_id
 from server.detect.config import DetectConfig
 from server.detect.lifecycle import ACKNOWLEDGED, FIRING, Alert, AlertBook, AlertEvent, Silence
-from server.errors import AlertNotFound, SilenceNotFound
+from server.errors import AlertNotFound, DatabaseUnreachable, SilenceNotFound
 from server.store.session import Session
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class Group:
             chores=chores,
         )
         self.last_step_error: str | None = None
+        self.on_unreachable: Any = lambda reason: None
         self.steps = 0
         self._thread = threading.Thread(target=self._run, name="txmon-detector", daemon=True)
 
@@ -108,6 +109,8 @@ class Group:
             events = self.detector.step()
         except Exception as exc:  # unreachable database, fenced: the next step tries again
             self.last_step_error = type(exc).__name__
+            if isinstance(exc, DatabaseUnreachable):
+                self.on_unreachable(str(exc))
             log.warning('{"event":"detector_step_failed","error":"%s"}', type(exc).__name__)
             return []
         self.last_step_error = None

@@ -11,6 +11,7 @@ import dataclasses
 import gc
 import hashlib
 import logging
+import socket
 import sqlite3
 import threading
 import time
@@ -37,6 +38,7 @@ from server.errors import (
     TooManyStatuses,
 )
 from server.notify.build import build_channels
+from server.notify.degraded import DegradedNotice
 from server.notify.outbox import Notifier
 from server.notify.policy import queue_for_events, queue_reminders
 from server.records import Record, iso
@@ -143,9 +145,15 @@ class Receiver(Queries, Actions):
             claim_as=self.group.holder if self.group else None,
             claim_seconds=config.claim_seconds,
         )
+        self.degraded = DegradedNotice(
+            channels,
+            config.notify.degraded_interval,
+            receiver=self.group.holder if self.group else socket.gethostname(),
+        )
         self.writer.start()
         self.notifier.start()
         if self.group is not None:
+            self.group.on_unreachable = self.degraded.note
             self.group.start()
 
     @property
@@ -346,6 +354,7 @@ class Receiver(Queries, Actions):
             return self.writer.call(work, weight)
         except DatabaseUnreachable as exc:
             log.warning("a commit failed: %s", exc)
+            self.degraded.note(str(exc))
             raise DatabaseUnreachable(
                 "the database is unreachable (see /healthz); nothing was stored, retry"
             ) from None
@@ -433,6 +442,7 @@ class Receiver(Queries, Actions):
             self._read(store.probe)
         except DatabaseUnreachable as exc:
             db, problem = "unreachable", str(exc)
+            self.degraded.note(problem)
         except (*store.database_errors(), TimeoutError):
             db = "error"
         failing = self.writer.failing
