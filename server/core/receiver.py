@@ -53,6 +53,17 @@ TICK_SECONDS = 5
 REPLAY_LAG_SECONDS = 3600
 
 
+def _check_claim(claim_seconds: float, channels: list[Any]) -> None:
+    """ConfigError unless a claim outlasts two of the slowest channel's timeouts: a send
+    still under way must not lose its claim and be repeated by another receiver."""
+    slowest = max((float(getattr(c, "timeout", 0.0)) for c in channels), default=0.0)
+    if claim_seconds <= 2 * slowest:
+        raise ConfigError(
+            f"claim_seconds ({claim_seconds:g}) must be more than twice the slowest channel "
+            f"timeout ({slowest:g} s), so a send under way keeps its claim"
+        )
+
+
 class Receiver(Queries, Actions):
     """Opens (and migrates) the database, runs the writer, and answers API calls."""
 
@@ -90,6 +101,7 @@ class Receiver(Queries, Actions):
         # shared rollup, and this receiver's engine is that detector's (core/group.py).
         self.group: Group | None = None
         if self.store_kind == "postgresql":
+            _check_claim(config.claim_seconds, channels)
             self.group = Group(
                 config,
                 self.location,

@@ -88,3 +88,24 @@ def test_a_graceful_stop_of_the_leader_hands_over_within_a_renewal(pair) -> None
     leader.receiver.close = lambda: None
     wait_until(lambda: _roles(follower)[0] == ("leader", term + 1), timeout=5)
     assert time.monotonic() - started < FAST["lease_renew_seconds"] + 1.0
+
+
+def test_a_silence_made_on_the_follower_silences_the_leaders_alert(pair) -> None:
+    leader, follower = _leader_first(*pair)
+    made = follower.client.post(
+        "/api/v1/silences", json={"status": "denied", "minutes": 60, "by": "ana", "reason": "x"}
+    )
+    assert made.status_code == 201, made.text
+    other = leader.client.post(
+        "/api/v1/silences", json={"status": "approved", "minutes": 5, "by": "bo", "reason": "y"}
+    )
+    assert other.status_code == 201 and other.json()["id"] != made.json()["id"]
+    _history_then_spike(leader, follower)
+    alert = wait_until(lambda: leader.client.get("/api/v1/alerts").json()["alerts"])[0]
+    assert alert["silenced"] is True
+    assert {s["id"] for s in leader.client.get("/api/v1/silences").json()["silences"]} == {
+        made.json()["id"],
+        other.json()["id"],
+    }
+    removed = leader.client.delete(f"/api/v1/silences/{made.json()['id']}")
+    assert removed.status_code == 200

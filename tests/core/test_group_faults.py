@@ -33,6 +33,7 @@ FAST = {
     "TXMON_LEASE_RENEW_SECONDS": str(RENEW),
     "TXMON_DETECT_INTERVAL": str(STEP),
     "TXMON_CLAIM_SECONDS": "5",
+    "TXMON_TELEGRAM_TIMEOUT": "2",
     "TXMON_GROUP_WAIT": "0",
     "TXMON_ACCESS_LOG": "off",
 }
@@ -366,3 +367,35 @@ def test_terminated_sessions_and_a_postgresql_crash_are_survived_without_restart
     wait_until(lambda: _resolved_and_drained(cluster.url), timeout=30)
     _assert_stored_once(feeder, cluster.url)
     assert [a[:3] for a in _alerts(cluster.url)] == calm_alerts
+
+
+def test_a_sender_killed_mid_send_is_replaced_after_its_claim_with_one_repeat(
+    cluster: Cluster, telegram: FakeTelegram, calm_alerts: list[tuple]
+) -> None:
+    import psycopg
+
+    telegram.hang_seconds = 1.5
+    telegram.script(["slow"])  # the first message takes 1.5 s to be answered
+    for _ in range(2):
+        cluster.start()
+    wait_until(cluster.leader)
+    feeder = Feeder(cluster)
+    feeder.history()
+    feeder.minutes(HISTORY, 104)
+
+    def sending() -> str | None:
+        with psycopg.connect(cluster.url) as conn:
+            row = conn.execute("SELECT claimed_by FROM outbox WHERE state = 'sending'").fetchone()
+        return row[0] if row else None
+
+    holder = wait_until(sending, timeout=20, every=0.01)
+    (sender,) = [p for p in cluster.alive if f":{p.proc.pid}:" in holder]
+    sender.kill()  # between the send and its record: an ambiguous send
+    cluster.start()
+    feeder.minutes(104, 150)
+    wait_until(lambda: _resolved_and_drained(cluster.url), timeout=40)
+    _assert_stored_once(feeder, cluster.url)
+    assert [a[:3] for a in _alerts(cluster.url)] == calm_alerts
+    delivered = _deliveries(telegram)
+    assert set(delivered) == EVERY_MESSAGE, telegram.texts
+    assert sum(delivered.values()) - len(delivered) <= 1, telegram.texts
