@@ -25,7 +25,7 @@ from typing import Any
 from server import store
 from server.detect.config import DetectConfig
 from server.detect.engine import Engine, Judged
-from server.detect.lifecycle import ACKNOWLEDGED, FIRING, AlertBook, AlertEvent
+from server.detect.lifecycle import ACKNOWLEDGED, FIRING, Alert, AlertBook, AlertEvent
 from server.records import Record
 from server.store import lease
 
@@ -68,6 +68,36 @@ def write_checkpoint(conn: Any, term: int, watermark: int | None, fed: str) -> N
     )
 
 
+def warm_from_rollup(engine: Engine, conn: Any, first: int, last: int) -> None:
+    """Teach `engine` the stored per-minute totals from `first` to `last` (no events)."""
+    current, totals = None, {}
+    for minute, status, count in store.minute_totals_since(conn, first, last):
+        if minute != current:
+            if totals:
+                engine.warm(current, totals)
+            current, totals = minute, {}
+        totals[status] = count
+    if totals:
+        engine.warm(current, totals)
+
+
+def changed_alerts(saved: dict[int, Alert], engine: Engine) -> list[Alert]:
+    """Open alerts whose row differs from what was last saved (last seen, peak...): the
+    lifecycle emits events only for changes of state, but a firing alert's last_seen moves
+    every minute and its row must follow. `saved` is updated, and kept small."""
+    changed = []
+    for alert in engine.open_alerts():
+        if saved.get(alert.id) != alert:
+            copy = dataclasses.replace(alert)
+            saved[alert.id] = copy
+            changed.append(copy)
+    if len(saved) > 1000:
+        keep = {a.id for a in engine.open_alerts()}
+        for key in [k for k in saved if k not in keep]:
+            del saved[key]
+    return changed
+
+
 class SharedDetector:
     """Judges the shared rollup while `term()` says this receiver leads."""
 
@@ -94,7 +124,7 @@ class SharedDetector:
         self._keep = (config.late_minutes + 1) * config.bucket_seconds
         self._watermark: int | None = None
         self._watermark_wall = 0.0
-        self._saved: dict[int, Any] = {}
+        self._saved: dict[int, Alert] = {}
         # (bucket, status) -> count this receiver took since the last step (for verdicts).
         self._unfed: dict[tuple[int, str], int] = {}
         # Guards the engine: the detector thread changes it, ingest threads judge with it.
@@ -125,7 +155,7 @@ class SharedDetector:
                 self._unfed.clear()
                 if term is None:
                     return []
-                changed = self._changed_alerts()
+                changed = changed_alerts(self._saved, engine)
                 fed = json.dumps(self._fed, separators=(",", ":"))
             if events:
                 self._persist(conn, events, int(wall))
@@ -213,7 +243,7 @@ class SharedDetector:
         else:
             upto = checkpoint[1]
         if upto is not None:
-            self._warm(engine, conn, upto)
+            warm_from_rollup(engine, conn, upto - cfg.season_days * 86_400, upto)
         for minute in sorted(fed):
             for status, count in fed[minute].items():
                 engine.ingest(Record(minute, status, count))  # committed already: not emitted
@@ -239,18 +269,6 @@ class SharedDetector:
             json.dumps(engine.watermark),
             len(fed),
         )
-
-    def _warm(self, engine: Engine, conn: Any, upto: int) -> None:
-        first = upto - self.config.season_days * 86_400
-        current, totals = None, {}
-        for minute, status, count in store.minute_totals_since(conn, first, upto):
-            if minute != current:
-                if totals:
-                    engine.warm(current, totals)
-                current, totals = minute, {}
-            totals[status] = count
-        if totals:
-            engine.warm(current, totals)
 
     # --- each step -----------------------------------------------------------------------
 
@@ -285,14 +303,3 @@ class SharedDetector:
         if self._watermark_wall - self._watermark > REPLAY_LAG_SECONDS:
             return self._watermark
         return int(self._watermark + (wall - self._watermark_wall))
-
-    def _changed_alerts(self) -> list[Any]:
-        """Open alerts whose row differs from what was last saved (last seen, peak...)."""
-        assert self.engine is not None
-        changed = []
-        for alert in self.engine.open_alerts():
-            if self._saved.get(alert.id) != alert:
-                copy = dataclasses.replace(alert)
-                self._saved[alert.id] = copy
-                changed.append(copy)
-        return changed

@@ -23,6 +23,7 @@ from server.config import Config, ConfigError
 from server.config.location import redact
 from server.core.actions import Actions
 from server.core.answers import IngestResult, alerts_touched, ingest_answer
+from server.core.detector import changed_alerts, warm_from_rollup
 from server.core.group import Group, RowBook
 from server.core.metrics import Metrics, RateMeter, register_gauges
 from server.core.reads import Queries
@@ -220,15 +221,7 @@ class Receiver(Queries, Actions):
         newest = store.newest_minute(conn, self.horizon())
         if newest is not None:
             first = newest - self.detect_config.season_days * 86_400
-            current, totals = None, {}
-            for minute, status, count in store.minute_totals_since(conn, first, newest):
-                if minute != current:
-                    if totals:
-                        engine.warm(current, totals)
-                    current, totals = minute, {}
-                totals[status] = count
-            if totals:
-                engine.warm(current, totals)
+            warm_from_rollup(engine, conn, first, newest)
         return engine
 
     def _persist(self, conn: sqlite3.Connection, events: list[AlertEvent], now: int) -> None:
@@ -237,23 +230,6 @@ class Receiver(Queries, Actions):
         if self.notifier.channels:
             channels = list(self.notifier.channels)
             queue_for_events(conn, events, event_ids, channels, self.config.notify, now)
-
-    def _changed_alerts(self, engine: Engine) -> list[Alert]:
-        """Open alerts whose row differs from what was last saved (last seen, peak...).
-
-        The lifecycle emits events only for real changes of state; a still-firing alert's
-        last_seen moves every minute without one, and its row must follow.
-        """
-        changed = []
-        for alert in engine.open_alerts():
-            if self._saved.get(alert.id) != alert:
-                copy = dataclasses.replace(alert)
-                self._saved[alert.id] = copy
-                changed.append(copy)
-        if len(self._saved) > 1000:
-            keep = {a.id for a in engine.open_alerts()}
-            self._saved = {k: v for k, v in self._saved.items() if k in keep}
-        return changed
 
     def _engine_for_write(self, conn: sqlite3.Connection) -> Engine:
         """The engine, rebuilt first if an earlier failure left it ahead of the database.
@@ -312,7 +288,7 @@ class Receiver(Queries, Actions):
                     judged = [engine.ingest(r) for r in records]
                     self.metrics.detect_time.observe((time.perf_counter() - started) / len(records))
                     watermark = engine.watermark
-                    changed = self._changed_alerts(engine)
+                    changed = changed_alerts(self._saved, engine)
             events = [e for j in judged for e in j.events]
             if self._shared_ids:
                 first_id = store.reserve_record_ids(conn, len(records))
