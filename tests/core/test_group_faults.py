@@ -200,6 +200,26 @@ def _deliveries(telegram: FakeTelegram) -> Counter:
 EVERY_MESSAGE = {(kind, n) for kind in ("opened", "resolved") for n in (1, 2)}
 
 
+def _running(cluster: Cluster, receivers: int, upto: int) -> tuple[ServerProcess, int, Feeder]:
+    """Start the receivers, wait for a leader, then feed the history and minutes up to
+    `upto`: (the leader, its term, the feeder)."""
+    for _ in range(receivers):
+        cluster.start()
+    leader, term = wait_until(cluster.leader)
+    feeder = Feeder(cluster)
+    feeder.history()
+    feeder.minutes(HISTORY, upto)
+    return leader, term, feeder
+
+
+def _settled_as_without_faults(cluster: Cluster, feeder: Feeder, calm: list[tuple]) -> None:
+    """Once the incidents resolved and the outbox drained: every acknowledged record once,
+    and the alerts of the run without faults."""
+    wait_until(lambda: _resolved_and_drained(cluster.url), timeout=60)
+    _assert_stored_once(feeder, cluster.url)
+    assert [a[:3] for a in _alerts(cluster.url)] == calm
+
+
 @pytest.fixture
 def telegram():
     with FakeTelegram() as fake:
@@ -233,21 +253,14 @@ def calm_alerts(tmp_path_factory, pg_cluster) -> list[tuple]:
 def test_leader_killed_mid_incident_one_alert_one_telegram_opening(
     cluster: Cluster, telegram: FakeTelegram, calm_alerts: list[tuple]
 ) -> None:
-    cluster.start()
-    cluster.start()
-    leader, term = wait_until(cluster.leader)
-    feeder = Feeder(cluster)
-    feeder.history()
-    feeder.minutes(HISTORY, 102)  # two minutes into the first spike
+    leader, term, feeder = _running(cluster, 2, 102)  # two minutes into the first spike
     killed = time.monotonic()
     leader.kill()
     _, new_term = wait_until(lambda: cluster.leader(newer_than=term), timeout=10)
     takeover = time.monotonic() - killed
     assert new_term > term and takeover < TAKEOVER_BOUND, takeover
     feeder.minutes(102, 150)
-    wait_until(lambda: _resolved_and_drained(cluster.url), timeout=30)
-    _assert_stored_once(feeder, cluster.url)
-    assert [a[:3] for a in _alerts(cluster.url)] == calm_alerts
+    _settled_as_without_faults(cluster, feeder, calm_alerts)
     assert _deliveries(telegram) == Counter(dict.fromkeys(EVERY_MESSAGE, 1)), telegram.texts
 
 
@@ -292,9 +305,7 @@ def test_ten_leader_kills_under_load_lose_nothing_and_double_nothing(
         f" max {max(takeovers):.2f} s (bound {TAKEOVER_BOUND:.1f} s); client retries"
         f" {feeder.retries}"
     )
-    wait_until(lambda: _resolved_and_drained(cluster.url), timeout=60)
-    _assert_stored_once(feeder, cluster.url)
-    assert [a[:3] for a in _alerts(cluster.url)] == calm_alerts
+    _settled_as_without_faults(cluster, feeder, calm_alerts)
     # Every message went out at least once; a repeat needs a send cut off by a kill.
     delivered = _deliveries(telegram)
     assert set(delivered) == EVERY_MESSAGE, telegram.texts
@@ -304,12 +315,7 @@ def test_ten_leader_kills_under_load_lose_nothing_and_double_nothing(
 def test_a_stopped_leader_is_replaced_and_its_late_writes_are_fenced(
     cluster: Cluster, calm_alerts: list[tuple]
 ) -> None:
-    cluster.start()
-    cluster.start()
-    leader, term = wait_until(cluster.leader)
-    feeder = Feeder(cluster)
-    feeder.history()
-    feeder.minutes(HISTORY, 101)
+    leader, term, feeder = _running(cluster, 2, 101)
     paused = time.monotonic()
     os.kill(leader.proc.pid, signal.SIGSTOP)
     try:
@@ -322,9 +328,7 @@ def test_a_stopped_leader_is_replaced_and_its_late_writes_are_fenced(
     wait_until(lambda: (cluster.health(leader) or {}).get("role") == "follower", timeout=10)
     assert cluster.health(leader)["term"] >= new_term
     feeder.minutes(120, 150)
-    wait_until(lambda: _resolved_and_drained(cluster.url), timeout=30)
-    _assert_stored_once(feeder, cluster.url)
-    assert [a[:3] for a in _alerts(cluster.url)] == calm_alerts
+    _settled_as_without_faults(cluster, feeder, calm_alerts)
 
 
 def test_terminated_sessions_and_a_postgresql_crash_are_survived_without_restarts(
@@ -332,12 +336,7 @@ def test_terminated_sessions_and_a_postgresql_crash_are_survived_without_restart
 ) -> None:
     import psycopg
 
-    for _ in range(2):
-        cluster.start()
-    wait_until(cluster.leader)
-    feeder = Feeder(cluster)
-    feeder.history()
-    feeder.minutes(HISTORY, 101)
+    _, _, feeder = _running(cluster, 2, 101)
     with psycopg.connect(cluster.url, autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -364,9 +363,7 @@ def test_terminated_sessions_and_a_postgresql_crash_are_survived_without_restart
     assert time.monotonic() - back < 2.0
     feeder.minutes(111, 150)
     assert len(cluster.alive) == 2  # nobody was restarted
-    wait_until(lambda: _resolved_and_drained(cluster.url), timeout=30)
-    _assert_stored_once(feeder, cluster.url)
-    assert [a[:3] for a in _alerts(cluster.url)] == calm_alerts
+    _settled_as_without_faults(cluster, feeder, calm_alerts)
 
 
 def test_a_sender_killed_mid_send_is_replaced_after_its_claim_with_one_repeat(
@@ -376,12 +373,7 @@ def test_a_sender_killed_mid_send_is_replaced_after_its_claim_with_one_repeat(
 
     telegram.hang_seconds = 1.5
     telegram.script(["slow"])  # the first message takes 1.5 s to be answered
-    for _ in range(2):
-        cluster.start()
-    wait_until(cluster.leader)
-    feeder = Feeder(cluster)
-    feeder.history()
-    feeder.minutes(HISTORY, 104)
+    _, _, feeder = _running(cluster, 2, 104)
 
     def sending() -> str | None:
         with psycopg.connect(cluster.url) as conn:
@@ -393,9 +385,7 @@ def test_a_sender_killed_mid_send_is_replaced_after_its_claim_with_one_repeat(
     sender.kill()  # between the send and its record: an ambiguous send
     cluster.start()
     feeder.minutes(104, 150)
-    wait_until(lambda: _resolved_and_drained(cluster.url), timeout=40)
-    _assert_stored_once(feeder, cluster.url)
-    assert [a[:3] for a in _alerts(cluster.url)] == calm_alerts
+    _settled_as_without_faults(cluster, feeder, calm_alerts)
     delivered = _deliveries(telegram)
     assert set(delivered) == EVERY_MESSAGE, telegram.texts
     assert sum(delivered.values()) - len(delivered) <= 1, telegram.texts
