@@ -211,3 +211,20 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     for proc in procs:
         if proc.proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture
+def store_tx(store_url: str) -> Iterator[Callable[[], Any]]:
+    """Transactions on a fresh migrated store (each store in turn), on a connection of their
+    own as the lease and the detector use them."""
+    from server import store
+    from server.config.location import resolve
+    from server.store.session import Session
+
+    location = resolve(store_url, store_url)
+    conn = store.open_store(location)
+    store.migrate(conn)
+    conn.close()
+    session = Session(location)
+    yield session.transaction
+    session.close()

@@ -292,6 +292,16 @@ SCHEMAS: dict[str, Any] = {
             "db": {"type": "string", "description": "'ok', or what is wrong."},
             "writer": {"type": "string", "description": "'ok' or 'stopped'."},
             "store": {"type": "string", "enum": ["sqlite", "postgresql"]},
+            "role": {
+                "type": "string",
+                "enum": ["leader", "follower"],
+                "description": "'leader' runs the alert lifecycle (always, on SQLite).",
+            },
+            "term": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "The detector lease's term held or last seen (0 on SQLite).",
+            },
             "version": {"type": "string"},
             "schema_version": {"type": "integer"},
             "uptime_seconds": {"type": "number", "minimum": 0},

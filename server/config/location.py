@@ -29,6 +29,9 @@ class StoreLocation:
 
     kind: str
     target: str
+    # PostgreSQL: seconds a session may sit idle inside a transaction before the server ends
+    # it (a receiver stopped mid-transaction must not hold row locks, the lease's among them).
+    idle_in_transaction: float | None = None
 
     @property
     def shown(self) -> str:

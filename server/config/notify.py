@@ -98,6 +98,11 @@ class NotifyConfig:
         "float", 2.0, "First retry delay in seconds (doubles, with jitter)."
     )
     backoff_max: float = _setting("float", 300.0, "Longest retry delay in seconds.")
+    degraded_interval: float = _setting(
+        "float",
+        900.0,
+        "Seconds between a receiver's direct 'database unreachable' warnings.",
+    )
     notify_severities: tuple[str, ...] = _setting(
         "list", ("high",), "Alert severities that notify, comma separated (low, medium, high)."
     )

@@ -145,6 +145,33 @@ class Config:
     writer_batch: int = _setting(
         "store", "int", 20000, "Most records committed in one transaction."
     )
+    lease_ttl_seconds: float = _setting(
+        "group",
+        "float",
+        15.0,
+        "PostgreSQL store: how long the detector's lease lasts without renewal; a dead "
+        "leader is replaced after at most this plus one renewal.",
+    )
+    lease_renew_seconds: float = _setting(
+        "group",
+        "float",
+        5.0,
+        "PostgreSQL store: how often the leader renews its lease (less than half the TTL).",
+    )
+    detect_interval: float = _setting(
+        "group",
+        "float",
+        1.0,
+        "PostgreSQL store: seconds between detector steps over the shared rollup.",
+    )
+    claim_seconds: float = _setting(
+        "group",
+        "float",
+        60.0,
+        "PostgreSQL store: how long a receiver holds an outbox row it is sending; a "
+        "message whose sender died goes out again after this (longer than any channel "
+        "timeout).",
+    )
     detect: Mapping[str, Any] = field(default_factory=dict)
     notify: NotifyConfig = field(default_factory=lambda: NotifyConfig.load({}, {}))
     source: str | None = None
@@ -224,7 +251,7 @@ def load(
     for s in SETTINGS:
         table = doc.get(s.section, {})
         for key in table:
-            if s.section in ("server", "store") and key not in _BY_NAME:
+            if s.section in ("server", "store", "group") and key not in _BY_NAME:
                 raise ConfigError(f"unknown key {s.section}.{key} in {path}")
         if s.name in flags:
             values[s.name] = _coerce(s, flags[s.name], "flag")
@@ -269,6 +296,15 @@ def _validate(config: Config) -> None:
     for name in ("header_timeout", "body_timeout", "idle_timeout"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
+    for name in ("lease_ttl_seconds", "lease_renew_seconds", "detect_interval", "claim_seconds"):
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"{name} must be a positive number of seconds")
+    if not 2 * config.lease_renew_seconds < config.lease_ttl_seconds:
+        raise ConfigError(
+            f"lease_renew_seconds ({config.lease_renew_seconds:g}) must be less than half of "
+            f"lease_ttl_seconds ({config.lease_ttl_seconds:g}), so one late renewal does not "
+            "lose the lease"
+        )
     config.location  # noqa: B018  (an unusable store URL is a ConfigError at load time)
     if config.token is not None and not config.token.strip():
         raise ConfigError("token is set but empty")

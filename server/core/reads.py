@@ -32,6 +32,7 @@ class Queries:
     engine: Engine
     rate: RateMeter
     _engine_lock: threading.Lock
+    _baseline_lock: threading.Lock
 
     def horizon(self, now: float | None = None) -> int:
         """The latest event time accepted now: the clock plus `max_future_minutes`."""
@@ -101,7 +102,7 @@ class Queries:
         baselines: dict[str, Any] = {}
         profiles: dict[str, Any] = {}
         if newest is not None:
-            with self._engine_lock:
+            with self._baseline_lock:
                 for name in statuses:
                     expected, upper = self.engine.baseline(name, newest)
                     baselines[name] = {"expected": round(expected, 3), "upper": round(upper, 3)}

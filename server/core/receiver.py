@@ -11,6 +11,7 @@ import dataclasses
 import gc
 import hashlib
 import logging
+import socket
 import sqlite3
 import threading
 import time
@@ -22,6 +23,8 @@ from server.config import Config, ConfigError
 from server.config.location import redact
 from server.core.actions import Actions
 from server.core.answers import IngestResult, alerts_touched, ingest_answer
+from server.core.detector import changed_alerts, warm_from_rollup
+from server.core.group import Group, RowBook
 from server.core.metrics import Metrics, RateMeter, register_gauges
 from server.core.reads import Queries
 from server.detect.config import DetectConfig
@@ -36,6 +39,7 @@ from server.errors import (
     TooManyStatuses,
 )
 from server.notify.build import build_channels
+from server.notify.degraded import DegradedNotice
 from server.notify.outbox import Notifier
 from server.notify.policy import queue_for_events, queue_reminders
 from server.records import Record, iso
@@ -48,6 +52,17 @@ TICK_SECONDS = 5
 # A stream whose newest event time trails the wall clock by more than this is a replay of
 # history: idle wall-clock time then says nothing about missing data.
 REPLAY_LAG_SECONDS = 3600
+
+
+def _check_claim(claim_seconds: float, channels: list[Any]) -> None:
+    """ConfigError unless a claim outlasts two of the slowest channel's timeouts: a send
+    still under way must not lose its claim and be repeated by another receiver."""
+    slowest = max((float(getattr(c, "timeout", 0.0)) for c in channels), default=0.0)
+    if claim_seconds <= 2 * slowest:
+        raise ConfigError(
+            f"claim_seconds ({claim_seconds:g}) must be more than twice the slowest channel "
+            f"timeout ({slowest:g} s), so a send under way keeps its claim"
+        )
 
 
 class Receiver(Queries, Actions):
@@ -66,6 +81,12 @@ class Receiver(Queries, Actions):
             raise ConfigError(f"[notify] {exc}") from None
         self.location = config.location
         self.store_kind = self.location.kind
+        if self.store_kind == "postgresql":
+            # A receiver stopped mid-transaction loses it after half a lease, so its row
+            # locks (the lease's, the rollup's) never block the others' takeover or ingest.
+            self.location = dataclasses.replace(
+                self.location, idle_in_transaction=config.lease_ttl_seconds / 2
+            )
         # PostgreSQL: several receivers insert at once, so ids come from a shared sequence.
         self._shared_ids = self.store_kind == "postgresql"
         self._conn = store.open_store(self.location, synchronous=config.synchronous)
@@ -77,7 +98,22 @@ class Receiver(Queries, Actions):
         self._engine_lock = threading.Lock()
         self._engine_dirty = False
         self._saved: dict[int, Alert] = {}
-        self.engine = self._build_engine(self._conn)
+        # PostgreSQL: one of a group of receivers; the lease holder's detector judges the
+        # shared rollup, and this receiver's engine is that detector's (core/group.py).
+        self.group: Group | None = None
+        if self.store_kind == "postgresql":
+            _check_claim(config.claim_seconds, channels)
+            self.group = Group(
+                config,
+                self.location,
+                self.detect_config,
+                self._persist,
+                self.horizon,
+                chores=self._chores,
+            )
+            self._engine = Engine(self.detect_config)
+        else:
+            self.engine = self._build_engine(self._conn)
         # The warmed baselines live as long as the process: keep them out of the cyclic
         # GC's full collections, whose pauses would otherwise show in ingest latency.
         gc.freeze()
@@ -89,6 +125,18 @@ class Receiver(Queries, Actions):
         self.rate = RateMeter()
         self.metrics = Metrics()
         register_gauges(self.metrics, self._read, self.rate, self.horizon)
+        self.metrics.add_gauge(
+            "txmon_leader",
+            "1 while this receiver runs the alert lifecycle (the lease holder; always on SQLite).",
+            (),
+            lambda: [((), 1.0 if self.role == "leader" else 0.0)],
+        )
+        self.metrics.add_gauge(
+            "txmon_lease_term",
+            "The detector lease's term this receiver holds or last saw (0 on SQLite).",
+            (),
+            lambda: [((), float(self.term))],
+        )
         self._next_cleanup = 0.0
         # Writer-thread state: the id the next stored record gets, records staged for COMMIT.
         self._next_id = 0 if self._shared_ids else store.next_record_id(self._conn)
@@ -102,9 +150,50 @@ class Receiver(Queries, Actions):
             on_commit_failure=self._on_commit_failure,
             refusals=(Refused, NotFound),
         )
-        self.notifier = Notifier(channels, config.notify, self.writer, self.readers.connection)
+        self.notifier = Notifier(
+            channels,
+            config.notify,
+            self.writer,
+            self.readers.connection,
+            claim_as=self.group.holder if self.group else None,
+            claim_seconds=config.claim_seconds,
+        )
+        self.degraded = DegradedNotice(
+            channels,
+            config.notify.degraded_interval,
+            receiver=self.group.holder if self.group else socket.gethostname(),
+        )
         self.writer.start()
         self.notifier.start()
+        if self.group is not None:
+            self.group.on_unreachable = self.degraded.note
+            self.group.start()
+
+    @property
+    def engine(self) -> Engine:
+        """The detection engine: this receiver's own, or in a group the shared detector's."""
+        if self.group is not None and self.group.detector.engine is not None:
+            return self.group.detector.engine
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def _baseline_lock(self) -> threading.Lock:
+        """The lock to hold while reading the engine's baselines (never around SQL)."""
+        return self.group.detector.lock if self.group is not None else self._engine_lock
+
+    @property
+    def role(self) -> str:
+        """'leader' when this receiver runs the alert lifecycle (always, on SQLite)."""
+        return self.group.role if self.group is not None else "leader"
+
+    @property
+    def term(self) -> int:
+        """The lease term (0 on SQLite, which has no lease)."""
+        return self.group.term if self.group is not None else 0
 
     def _warn_of_future_records(self) -> None:
         """Records stamped ahead of the clock (stored before they were refused) stay in the
@@ -132,15 +221,7 @@ class Receiver(Queries, Actions):
         newest = store.newest_minute(conn, self.horizon())
         if newest is not None:
             first = newest - self.detect_config.season_days * 86_400
-            current, totals = None, {}
-            for minute, status, count in store.minute_totals_since(conn, first, newest):
-                if minute != current:
-                    if totals:
-                        engine.warm(current, totals)
-                    current, totals = minute, {}
-                totals[status] = count
-            if totals:
-                engine.warm(current, totals)
+            warm_from_rollup(engine, conn, first, newest)
         return engine
 
     def _persist(self, conn: sqlite3.Connection, events: list[AlertEvent], now: int) -> None:
@@ -150,32 +231,22 @@ class Receiver(Queries, Actions):
             channels = list(self.notifier.channels)
             queue_for_events(conn, events, event_ids, channels, self.config.notify, now)
 
-    def _changed_alerts(self, engine: Engine) -> list[Alert]:
-        """Open alerts whose row differs from what was last saved (last seen, peak...).
-
-        The lifecycle emits events only for real changes of state; a still-firing alert's
-        last_seen moves every minute without one, and its row must follow.
-        """
-        changed = []
-        for alert in engine.open_alerts():
-            if self._saved.get(alert.id) != alert:
-                copy = dataclasses.replace(alert)
-                self._saved[alert.id] = copy
-                changed.append(copy)
-        if len(self._saved) > 1000:
-            keep = {a.id for a in engine.open_alerts()}
-            self._saved = {k: v for k, v in self._saved.items() if k in keep}
-        return changed
-
     def _engine_for_write(self, conn: sqlite3.Connection) -> Engine:
-        """The engine, rebuilt first if an earlier failure left it ahead of the database."""
+        """The engine, rebuilt first if an earlier failure left it ahead of the database.
+
+        In a group, operator actions act on the stored rows instead (RowBook); the leader
+        takes them into its engine at its next step."""
+        if self.group is not None:
+            return RowBook(conn, self.detect_config, int(time.time()))  # type: ignore[return-value]
         if self._engine_dirty:
             self.engine = self._build_engine(conn)
             self._engine_dirty = False
         return self.engine
 
     def close(self) -> None:
-        """Commit what is queued, then close every connection."""
+        """Hand the lease over (in a group), commit what is queued, close every connection."""
+        if self.group is not None:
+            self.group.close()
         self.notifier.close()
         self.writer.close()
         self.readers.close()
@@ -204,14 +275,20 @@ class Receiver(Queries, Actions):
             new_statuses = {r.status for r in records} - self._statuses
             if new_statuses:
                 self._check_status_cap(new_statuses)
-            with self._engine_lock:
-                engine = self._engine_for_write(conn)
-                self._engine_dirty = True  # until everything below has succeeded
+            if self.group is not None:  # judged on the shared totals; the leader alerts
                 started = time.perf_counter()
-                judged = [engine.ingest(r) for r in records]
+                judged = self.group.detector.verdicts(records)
                 self.metrics.detect_time.observe((time.perf_counter() - started) / len(records))
-                watermark = engine.watermark
-                changed = self._changed_alerts(engine)
+                watermark, changed = None, []
+            else:
+                with self._engine_lock:
+                    engine = self._engine_for_write(conn)
+                    self._engine_dirty = True  # until everything below has succeeded
+                    started = time.perf_counter()
+                    judged = [engine.ingest(r) for r in records]
+                    self.metrics.detect_time.observe((time.perf_counter() - started) / len(records))
+                    watermark = engine.watermark
+                    changed = changed_alerts(self._saved, engine)
             events = [e for j in judged for e in j.events]
             if self._shared_ids:
                 first_id = store.reserve_record_ids(conn, len(records))
@@ -241,6 +318,8 @@ class Receiver(Queries, Actions):
             result.body = ingest_answer(first_id, records, judged, result.alerts)
         if not result.replayed:
             self.rate.add(len(records))
+            if self.group is not None:
+                self.group.wake()
             if result.alerts:
                 self.notifier.wake()
         return result
@@ -263,6 +342,7 @@ class Receiver(Queries, Actions):
             return self.writer.call(work, weight)
         except DatabaseUnreachable as exc:
             log.warning("a commit failed: %s", exc)
+            self.degraded.note(str(exc))
             raise DatabaseUnreachable(
                 "the database is unreachable (see /healthz); nothing was stored, retry"
             ) from None
@@ -303,12 +383,19 @@ class Receiver(Queries, Actions):
         return int(self._watermark + (wall - self._watermark_wall))
 
     def _tick(self, conn: sqlite3.Connection) -> None:
+        if self.group is not None:
+            return  # the leader's detector runs the timers and reminders (`_chores`)
         now = int(time.time())
         with self._engine_lock:
             engine = self._engine_for_write(conn)
             events = engine.tick(now, self.event_clock())
         if events:
             self._persist(conn, events, now)
+        if self.notifier.channels:
+            queue_reminders(conn, list(self.notifier.channels), self.config.notify, now)
+
+    def _chores(self, conn: Any, now: int) -> None:
+        """A group leader's share of the writer's tick, in its fenced step: reminders."""
         if self.notifier.channels:
             queue_reminders(conn, list(self.notifier.channels), self.config.notify, now)
 
@@ -343,6 +430,7 @@ class Receiver(Queries, Actions):
             self._read(store.probe)
         except DatabaseUnreachable as exc:
             db, problem = "unreachable", str(exc)
+            self.degraded.note(problem)
         except (*store.database_errors(), TimeoutError):
             db = "error"
         failing = self.writer.failing
@@ -354,6 +442,8 @@ class Receiver(Queries, Actions):
             "db": db,
             "writer": "ok" if self.writer.alive else "stopped",
             "store": self.store_kind,
+            "role": self.role,
+            "term": self.term,
             "version": __version__,
             "schema_version": self.schema_version,
             "uptime_seconds": round(time.time() - self.started_at, 1),

@@ -128,6 +128,21 @@ class Engine(Judging, Settling, Timers):
         alert = self.book.by_status.get(name) if sev >= 2 else None
         return Judged(SEVERITIES[sev], z, mu, upper, events, alert.id if alert else None)
 
+    def peek(self, rec: Record, unfed: int = 0) -> Judged:
+        """The verdict `ingest` would give `rec` after `unfed` more of its status and bucket,
+        without changing anything: how a receiver that shares its store with others judges
+        its records while the leader's detector feeds the engine the shared totals."""
+        m = rec.ts - rec.ts % self._b
+        st = self.statuses.get(rec.status)
+        if st is None:
+            return Judged("normal", 0.0, 0.0, 0.0)
+        buf = self.minutes.get(m)
+        before = (buf.counts.get(rec.status, 0) if buf else 0) + unfed
+        others = buf.total - buf.counts.get(rec.status, 0) if buf else 0
+        e_total = buf.e_total if buf else self._e_total(m)
+        sev, z, mu, upper, _ = self._judge(st, m, before + rec.count, others, e_total, True)
+        return Judged(SEVERITIES[sev], z, mu, upper)
+
     def _verdict_only(self, rec: Record, m: int) -> Judged:
         st = self.statuses.get(rec.status)
         if st is None:

@@ -25,6 +25,7 @@ from server.detect.lifecycle import OPENED
 from server.notify.base import Channel, Message, Outcome
 from server.notify.policy import event_from_payload
 from server.notify.render import render, render_group
+from server.store import claims
 from server.store.writer import Writer
 
 log = logging.getLogger("txmon.notify")
@@ -50,8 +51,14 @@ class Notifier:
         read: Callable[[], AbstractContextManager[Any]],
         *,
         clock: Callable[[], float] = time.time,
+        claim_as: str | None = None,
+        claim_seconds: float = 60.0,
     ) -> None:
         self.channels = {channel.name: channel for channel in channels}
+        # Several receivers deliver from one outbox: rows are claimed for a while by this
+        # holder (store/claims.py) instead of being marked once and never retried.
+        self.claim_as = claim_as
+        self.claim_seconds = claim_seconds
         self.policy = policy
         self._writer = writer
         self._read = read
@@ -69,7 +76,8 @@ class Notifier:
 
     def start(self) -> None:
         names = list(self.channels)
-        self._writer.call(lambda conn: _recover(conn, names))
+        if self.claim_as is None:  # claims that run out are taken again instead
+            self._writer.call(lambda conn: _recover(conn, names))
         for thread in self._threads:
             thread.start()
 
@@ -119,6 +127,16 @@ class Notifier:
                 self._wake.wait(wait)
 
     def _due(self, channel: Channel) -> list[Delivery]:
+        if self.claim_as is not None:
+            holder, seconds = self.claim_as, self.claim_seconds
+            rows = self._writer.call(
+                lambda conn: claims.claim_due(conn, channel.name, holder, seconds)
+            )
+            # Claimed rows count their attempt already: the message is built from before it.
+            rows = [dataclasses.replace(r, attempts=r.attempts - 1) for r in rows]
+            return self._deliveries(
+                [r for r in rows if r.kind != OPENED], [r for r in rows if r.kind == OPENED]
+            )
         now = self._clock()
         with self._read() as conn:
             rows = store.due_notifications(conn, channel.name, now)
@@ -129,6 +147,11 @@ class Notifier:
                 seen = {r.id for r in opened}
                 waiting = store.waiting_openings(conn, channel.name)
                 opened += [r for r in waiting if r.id not in seen]
+        return self._deliveries(others, opened)
+
+    @staticmethod
+    def _deliveries(others: list[Any], opened: list[Any]) -> list[Delivery]:
+        """One message per row, except that openings go out as one group."""
         deliveries = [
             Delivery((r.id,), render(event_from_payload(r.payload)), r.attempts) for r in others
         ]
@@ -150,7 +173,8 @@ class Notifier:
 
     def _deliver(self, channel: Channel, delivery: Delivery) -> None:
         ids = delivery.ids
-        self._writer.call(lambda conn: store.mark_sending(conn, ids))
+        if self.claim_as is None:  # a claimed row was marked when it was claimed
+            self._writer.call(lambda conn: store.mark_sending(conn, ids))
         # The same key on every attempt lets receivers drop a duplicate (webhook header,
         # e-mail Message-ID).
         message = dataclasses.replace(delivery.message, key=f"{ids[0]}/{channel.name}")
@@ -177,6 +201,14 @@ class Notifier:
                 state,
                 attempts,
             )
+        if self.claim_as is not None:
+            holder = self.claim_as
+            self._writer.call(
+                lambda conn: claims.finish(
+                    conn, ids, holder, state, error=error, now=int(now), retry_at=retry_at
+                )
+            )
+            return
         self._writer.call(
             lambda conn: store.mark_outcome(
                 conn, ids, state, error=error, now=int(now), retry_at=retry_at

@@ -342,3 +342,29 @@ def render_test(now: int) -> Message:
         "text": f"{subject}\n{text}",
     }
     return Message(subject=subject, text=text, html=body, payload=payload, test=True)
+
+
+def render_degraded(now: int, receiver: str, reason: str) -> Message:
+    """A receiver's direct warning that it cannot reach its database (no outbox behind it:
+    the outbox lives in that database)."""
+    subject = "[txmon DEGRADED] txmon degraded: database unreachable"
+    lead = (
+        f"The txmon receiver {receiver} cannot reach its database: it refuses records "
+        "(503) and no alert can open or be delivered until the database is back."
+    )
+    rows = [("Since", iso(now)), ("Receiver", receiver), ("Error", reason)]
+    footer = ["Sent directly by each receiver that sees it, at most once per interval."]
+    text = _plain(lead, rows, footer)
+    body = _html_doc(subject, _SEVERITY_COLOUR["high"], [_html_section(lead, rows)], footer)
+    payload = {
+        "source": "txmon",
+        "version": PAYLOAD_VERSION,
+        "test": False,
+        "event": "degraded",
+        "at": now,
+        "at_iso": iso(now),
+        "receiver": receiver,
+        "subject": subject,
+        "text": f"{subject}\n{text}",
+    }
+    return Message(subject=subject, text=text, html=body, payload=payload)

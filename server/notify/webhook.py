@@ -71,6 +71,7 @@ class WebhookChannel:
             headers["X-Txmon-Event"] = event
         if message.key and message.key.isprintable():
             headers["X-Txmon-Delivery"] = message.key
+            headers["Idempotency-Key"] = message.key  # the same on every attempt, any receiver
         if self._secret:
             headers["X-Txmon-Signature"] = sign(self._secret, body)
         return body, headers

@@ -147,6 +147,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox (state, channel, next_attempt_at);
     ALTER TABLE alerts ADD COLUMN notified_at BIGINT;
     """,
+    # 4: several receivers on one database: the detector's lease and checkpoint, outbox claims.
+    # Logged tables: the lease is the fencing token and must survive a server crash.
+    """
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        term BIGINT NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS detector_checkpoint (
+        name TEXT PRIMARY KEY,
+        term BIGINT NOT NULL,
+        watermark BIGINT,
+        fed TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_expires_at DOUBLE PRECISION;
+    CREATE INDEX outbox_alert_channel ON outbox (alert_id, channel, id);
+    """,
 )
 
 # --- SQL translation ---------------------------------------------------------------------
@@ -239,8 +258,11 @@ class PgConnection:
 
     dialect = POSTGRESQL
 
-    def __init__(self, url: str, raw: Any = None, *, reconnect: bool = True) -> None:
+    def __init__(
+        self, url: str, raw: Any = None, *, reconnect: bool = True, options: str = ""
+    ) -> None:
         self._url = url
+        self._options = options
         self._raw = raw
         self._reconnect = reconnect
         self.total_changes = 0
@@ -250,7 +272,10 @@ class PgConnection:
     def _open(self) -> None:
         psycopg = _psycopg()
         with _errors():
-            raw = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+            extra = {"options": self._options} if self._options else {}
+            raw = psycopg.connect(
+                self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **extra
+            )
         _configure(raw)
         self._raw = raw
 
@@ -325,16 +350,23 @@ class PgConnection:
         self._discard()
 
 
-def connect(url: str) -> PgConnection:
+def session_options(idle_in_transaction: float | None) -> str:
+    """libpq `options` that make the server end a session idle in a transaction too long."""
+    if idle_in_transaction is None:
+        return ""
+    return f"-c idle_in_transaction_session_timeout={max(1, int(idle_in_transaction * 1000))}"
+
+
+def connect(url: str, options: str = "") -> PgConnection:
     """A connection for the writer or a command (DatabaseUnreachable if the server is down)."""
-    return PgConnection(url)
+    return PgConnection(url, options=options)
 
 
 class PgReaders:
     """The API's read connections: a psycopg pool whose `check` tests each connection before
     lending it, so a restarted server never hands out a dead one."""
 
-    def __init__(self, url: str, size: int = 8, wait: float = 2.0) -> None:
+    def __init__(self, url: str, size: int = 8, wait: float = 2.0, options: str = "") -> None:
         _psycopg()
         from psycopg_pool import ConnectionPool
 
@@ -344,7 +376,11 @@ class PgReaders:
             url,
             min_size=1,
             max_size=size,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT,
+                **({"options": options} if options else {}),
+            },
             configure=_configure,
             check=ConnectionPool.check_connection,
             timeout=wait,

@@ -105,6 +105,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_due ON outbox (state, channel, next_attempt_at);
     ALTER TABLE alerts ADD COLUMN notified_at INTEGER;
     """,
+    # 4: several receivers on one database: the detector's lease and checkpoint, outbox claims.
+    """
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        term INTEGER NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS detector_checkpoint (
+        name TEXT PRIMARY KEY,
+        term INTEGER NOT NULL,
+        watermark INTEGER,
+        fed TEXT NOT NULL
+    );
+    ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN claim_expires_at REAL;
+    CREATE INDEX outbox_alert_channel ON outbox (alert_id, channel, id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -148,7 +166,8 @@ def open_store(location: StoreLocation, *, synchronous: str = "normal") -> sqlit
     if location.kind == POSTGRESQL:
         import server.store.postgres as postgres
 
-        return postgres.connect(location.target)  # type: ignore[return-value]
+        options = postgres.session_options(location.idle_in_transaction)
+        return postgres.connect(location.target, options)  # type: ignore[return-value]
     return connect(location.target, synchronous=synchronous)
 
 
@@ -158,7 +177,8 @@ def open_readers(location: StoreLocation, size: int) -> Any:
     if location.kind == POSTGRESQL:
         import server.store.postgres as postgres
 
-        return postgres.PgReaders(location.target, size=size)
+        options = postgres.session_options(location.idle_in_transaction)
+        return postgres.PgReaders(location.target, size=size, options=options)
     from server.store.readers import Readers
 
     return Readers(location.target, size=size)

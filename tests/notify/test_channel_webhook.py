@@ -134,6 +134,7 @@ def test_delivery_key_header(receiver: Receiver) -> None:
     message = type(base)(base.subject, base.text, base.html, base.payload, True, key="17/webhook")
     WebhookChannel(receiver.url, None, 5).send(message)
     assert receiver.received[0].headers["X-Txmon-Delivery"] == "17/webhook"
+    assert receiver.received[0].headers["Idempotency-Key"] == "17/webhook"
 
 
 def test_sign_matches_hmac() -> None:

@@ -16,6 +16,7 @@ from server import store
 from server.config import load
 from server.store import postgres
 from tests.conftest import REPO, Live, free_port, wait_until
+from tests.notify.fake_telegram import fake_telegram_fixture  # noqa: F401
 from tests.store.test_stores import minute, post
 
 
@@ -114,9 +115,9 @@ def test_the_password_never_reaches_logs_health_metrics_or_errors(spawn, pg_clus
 
 
 def test_ingest_is_503_while_postgres_is_down_and_recovers_without_restart(
-    spawn, pg_cluster
+    spawn, pg_cluster, fake_telegram
 ) -> None:
-    server = spawn("--store", pg_cluster.create_database())
+    server = spawn("--store", pg_cluster.create_database(), env=fake_telegram.env("42"))
     url = server.url + "/api/v1/transactions"
     assert httpx.post(url, json=minute(0)).status_code == 201
     pg_cluster.stop("fast")
@@ -134,12 +135,16 @@ def test_ingest_is_503_while_postgres_is_down_and_recovers_without_restart(
         )
         assert ack.status_code == silence.status_code == 503, (ack.text, silence.text)
         assert "Retry-After" in ack.headers and "Retry-After" in silence.headers
+        # The outbox is in the database that is down: the warning goes out directly, once.
+        (warning,) = fake_telegram.wait_for(1, timeout=10)
+        assert "txmon degraded: database unreachable" in warning["text"]
     finally:
         pg_cluster.start()
     back = time.monotonic()
     wait_until(lambda: httpx.post(url, json=minute(2), timeout=5).status_code == 201, 10, 0.05)
     assert time.monotonic() - back < 2.0
     assert server.proc.poll() is None  # the same process, never restarted
+    assert len(fake_telegram.messages) == 1  # at most one per degraded_interval
     wait_until(lambda: httpx.get(server.url + "/healthz").status_code == 200, 10)
     rows = httpx.get(server.url + "/api/v1/transactions").json()["transactions"]
     assert sorted({r["timestamp"] for r in rows}) == [
