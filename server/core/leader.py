@@ -69,6 +69,7 @@ class Leadership:
         self._valid_until = 0.0  # on our monotonic clock
         self.highest_term = 0  # the largest term this process has seen in the database
         self._stop = threading.Event()
+        self._next_wait = renew  # how long the loop sleeps after this round
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -121,6 +122,12 @@ class Leadership:
             return
         if row is not None:
             self.highest_term = max(self.highest_term, row.term)
+            if new_term is None and row.live:
+                # Another holds it: look again the moment it would expire, not up to a
+                # renewal later, so a dead leader is replaced about a TTL after its last renewal.
+                self._next_wait = min(self.renew, max(0.01, row.expires_at - row.now + 0.01))
+            else:
+                self._next_wait = self.renew
         if new_term is not None:
             with self._lock:
                 self._valid_until = started + self.ttl
@@ -138,5 +145,8 @@ class Leadership:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            due = self._clock() + self.renew
+            self._next_wait = self.renew
             self.step()
-            self._stop.wait(self.renew)
+            # Renewals keep their rate however long a round took.
+            self._stop.wait(max(0.0, min(due, self._clock() + self._next_wait) - self._clock()))
