@@ -132,6 +132,12 @@ class Receiver(Queries, Actions):
             lambda: [((), 1.0 if self.role == "leader" else 0.0)],
         )
         self.metrics.add_gauge(
+            "txmon_store_info",
+            "The store this receiver uses (label store: sqlite or postgresql); always 1.",
+            ("store",),
+            lambda: [((self.store_kind,), 1.0)],
+        )
+        self.metrics.add_gauge(
             "txmon_lease_term",
             "The detector lease's term this receiver holds or last saw (0 on SQLite).",
             (),

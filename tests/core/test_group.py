@@ -47,6 +47,7 @@ def test_two_receivers_elect_one_leader_and_healthz_says_which(pair) -> None:
     assert (role_l, role_f) == ("leader", "follower") and term_l == term_f >= 1
     metrics = leader.client.get("/metrics").text
     assert "txmon_leader 1" in metrics and f"txmon_lease_term {term_l}" in metrics
+    assert 'txmon_store_info{store="postgresql"} 1' in metrics
     assert "txmon_leader 0" in follower.client.get("/metrics").text
 
 
