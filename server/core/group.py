@@ -174,6 +174,10 @@ class RowBook:
     ) -> Silence:
         if self._postgres:
             self._conn.execute("SELECT pg_advisory_xact_lock(?)", (SILENCE_LOCK,))
+            # The open alerts as the leader last committed them, and kept so until we commit.
+            self._conn.execute(
+                "SELECT id FROM alerts WHERE state IN (?, ?) FOR UPDATE", (FIRING, ACKNOWLEDGED)
+            )
         self._book.restore(
             store.list_alerts(self._conn, (FIRING, ACKNOWLEDGED), 100_000),
             [],
