@@ -203,6 +203,11 @@ def spread(
     total["connections"] = shares
     total["runs"] = runs
     check_stored(total, servers[0].port, per_request, connections, problems)
+    if total["non2xx"] or total["connect_errors"] or total["read_errors"]:
+        problems.append(
+            f"{servers[0].name} ({len(servers)} receivers, {mode}): {total['non2xx']} non-2xx, "
+            f"{total['connect_errors']} connect / {total['read_errors']} read errors"
+        )
     return total
 
 
