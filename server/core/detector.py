@@ -143,14 +143,17 @@ class SharedDetector:
                 # lock inside the writer's transactions, so the reverse order could deadlock.
                 lease.fence(conn, self._holder, term)
                 stored = self._lock_operator_state(conn, int(wall))
+            if self.engine is None or (term is not None and self.engine_term != term):
+                self._take_over(conn, term)  # builds aside, swaps in under the lock
+            engine = self.engine
+            assert engine is not None
+            # Only this thread changes the engine and `_fed`: read the rollup without holding
+            # the lock that ingest threads wait on for their verdicts.
+            rows = self._rollup_rows(conn)
             with self.lock:
-                if self.engine is None or (term is not None and self.engine_term != term):
-                    self._take_over(conn, term)
-                engine = self.engine
-                assert engine is not None
                 if stored is not None:
                     self._sync_operator_state(*stored)
-                events = self._feed(conn)
+                events = self._feed(rows)
                 events += engine.tick(int(wall), self._event_clock(wall))
                 self._unfed.clear()
                 if term is None:
@@ -261,7 +264,8 @@ class SharedDetector:
                 conn, newest - self._keep, newest
             ):
                 fed.setdefault(minute, {})[status] = count
-        self.engine, self.engine_term, self._fed = engine, term, fed
+        with self.lock:
+            self.engine, self.engine_term, self._fed = engine, term, fed
         self._saved = {a.id: a for a in engine.open_alerts()}
         log.info(
             '{"event":"detector_resumed","term":%s,"watermark":%s,"minutes_replayed":%d}',
@@ -272,16 +276,22 @@ class SharedDetector:
 
     # --- each step -----------------------------------------------------------------------
 
-    def _feed(self, conn: Any) -> list[AlertEvent]:
-        """Feed the engine what the rollup gained since the last step, in minute order."""
+    def _rollup_rows(self, conn: Any) -> list[tuple[int, str, int]]:
+        """The rollup rows that may have gained counts since the last step, in order."""
         engine = self.engine
         assert engine is not None
         first = (engine.watermark or 0) - self._keep
         if self._fed:
             first = min(first, min(self._fed))
-        events: list[AlertEvent] = []
         rows = list(store.minute_totals_since(conn, first, self._horizon()))
         rows.sort()
+        return rows
+
+    def _feed(self, rows: list[tuple[int, str, int]]) -> list[AlertEvent]:
+        """Feed the engine what the rollup gained since the last step, in minute order."""
+        engine = self.engine
+        assert engine is not None
+        events: list[AlertEvent] = []
         for minute, status, count in rows:
             seen = self._fed.setdefault(minute, {})
             delta = count - seen.get(status, 0)
