@@ -347,6 +347,9 @@ WRITE_FAILED = error(
     "overloaded; nothing was stored, retry after Retry-After seconds.",
     retry=True,
 )
+MALFORMED = error(
+    "A malformed request: a bad Content-Length or header field (checked before the route)."
+)
 BODY_FRAMING = {
     "411": error("A chunked body (Transfer-Encoding): send a Content-Length instead."),
     "413": error("The body is over max_body_bytes (8 MiB by default)."),
@@ -369,6 +372,7 @@ def operation(
     if auth:
         responses["401"] = UNAUTHORIZED
     responses.setdefault("503", OVERLOADED)
+    responses.setdefault("400", MALFORMED)  # framing is checked for every request
     operation: dict[str, Any] = {
         "summary": summary,
         **fields,
