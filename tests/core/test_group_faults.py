@@ -60,6 +60,7 @@ class Cluster:
         self.url = url
         self.env = {**FAST, **env}
         self.procs: list[ServerProcess] = []
+        self.paused: set[int] = set()  # pids stopped with SIGSTOP: out of the balancer
         self._names = itertools.count()
 
     def start(self) -> ServerProcess:
@@ -74,7 +75,16 @@ class Cluster:
 
     @property
     def alive(self) -> list[ServerProcess]:
-        return [p for p in self.procs if p.proc.poll() is None]
+        """Running and not stopped: what a load balancer's health check would send to."""
+        return [p for p in self.procs if p.proc.poll() is None and p.proc.pid not in self.paused]
+
+    def pause(self, proc: ServerProcess) -> None:
+        os.kill(proc.proc.pid, signal.SIGSTOP)
+        self.paused.add(proc.proc.pid)
+
+    def resume(self, proc: ServerProcess) -> None:
+        os.kill(proc.proc.pid, signal.SIGCONT)
+        self.paused.discard(proc.proc.pid)
 
     def health(self, proc: ServerProcess) -> dict[str, Any] | None:
         try:
@@ -318,13 +328,13 @@ def test_a_stopped_leader_is_replaced_and_its_late_writes_are_fenced(
 ) -> None:
     leader, term, feeder = _running(cluster, 2, 101)
     paused = time.monotonic()
-    os.kill(leader.proc.pid, signal.SIGSTOP)
+    cluster.pause(leader)
     try:
         _, new_term = wait_until(lambda: cluster.leader(newer_than=term), timeout=10)
         assert time.monotonic() - paused < TAKEOVER_BOUND
         feeder.minutes(101, 120)
     finally:
-        os.kill(leader.proc.pid, signal.SIGCONT)
+        cluster.resume(leader)
     # Awake again, it finds its term over: it follows and its stale writes changed nothing.
     wait_until(lambda: (cluster.health(leader) or {}).get("role") == "follower", timeout=10)
     assert cluster.health(leader)["term"] >= new_term
@@ -369,8 +379,9 @@ def test_terminated_sessions_and_a_postgresql_crash_are_survived_without_restart
     _settled_as_without_faults(cluster, feeder, calm_alerts)
 
 
-def test_a_sender_killed_mid_send_is_replaced_after_its_claim_with_one_repeat(
-    cluster: Cluster, telegram: FakeTelegram, calm_alerts: list[tuple]
+@pytest.mark.parametrize("fault", ["SIGKILL", "SIGSTOP"])
+def test_a_sender_stopped_mid_send_is_replaced_after_its_claim_with_one_repeat(
+    cluster: Cluster, telegram: FakeTelegram, calm_alerts: list[tuple], fault: str
 ) -> None:
     import psycopg
 
@@ -385,10 +396,20 @@ def test_a_sender_killed_mid_send_is_replaced_after_its_claim_with_one_repeat(
 
     holder = wait_until(sending, timeout=20, every=0.01)
     (sender,) = [p for p in cluster.alive if f":{p.proc.pid}:" in holder]
-    sender.kill()  # between the send and its record: an ambiguous send
-    cluster.start()
-    feeder.minutes(104, 150)
-    _settled_as_without_faults(cluster, feeder, calm_alerts)
+    if fault == "SIGKILL":
+        sender.kill()  # between the send and its record: an ambiguous send
+        cluster.start()
+    else:
+        cluster.pause(sender)  # the same, but it wakes up later
+    try:
+        feeder.minutes(104, 150)
+        _settled_as_without_faults(cluster, feeder, calm_alerts)
+    finally:
+        if fault == "SIGSTOP":
+            cluster.resume(sender)
+    if fault == "SIGSTOP":  # awake, it reports its old send: its claim is gone, nothing moves
+        time.sleep(2 * STEP + 1.5)
+        assert all(state == "sent" for _, state, _ in _outbox(cluster.url))
     delivered = _deliveries(telegram)
     assert set(delivered) == EVERY_MESSAGE, telegram.texts
     assert sum(delivered.values()) - len(delivered) <= 1, telegram.texts
