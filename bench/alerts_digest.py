@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import nab  # noqa: E402
 
 from server.detect.config import DetectConfig  # noqa: E402
-from server.detect.engine import Engine  # noqa: E402
+from server.detect.engine import Engine, Judged  # noqa: E402
 from server.detect.lifecycle import AlertEvent  # noqa: E402
 from server.records import Record  # noqa: E402
-from server.tools.backtest import bucket_ticks  # noqa: E402
+from server.tools.backtest import drive  # noqa: E402
 from server.tools.csvfiles import load_sorted  # noqa: E402
 from server.tools.traffic import labelled_week  # noqa: E402
 
@@ -83,7 +83,6 @@ def _event_lines(events: list[AlertEvent], exact: bool) -> Iterator[str]:
 def digest(records: list[Record]) -> tuple[dict[str, str], dict[str, list[str]], int]:
     """(digests, lines by digest, alert count) of one replay."""
     engine = Engine(DetectConfig())
-    b = 60
     lines: dict[str, list[str]] = {"events": [], "verdicts": [], "exact": []}
     ev, vd, ex = lines["events"], lines["verdicts"], lines["exact"]
     alerts: set[int] = set()
@@ -93,16 +92,7 @@ def digest(records: list[Record]) -> tuple[dict[str, str], dict[str, list[str]],
         ex.extend(_event_lines(events, True))
         alerts.update(e.alert_id for e in events)
 
-    current: int | None = None
-    for rec in records:
-        m = rec.ts - rec.ts % b
-        if current is None:
-            current = m
-        elif m > current:
-            for t in bucket_ticks(current, m, b):
-                keep(engine.tick(t))
-            current = m
-        j = engine.ingest(rec)
+    def judged(rec: Record, j: Judged) -> None:
         vd.append(
             f"V {rec.ts} {rec.status} {j.severity} {j.score:.4f} {j.expected:.6g}"
             f" {j.upper:.6g} {j.alert_id}"
@@ -112,8 +102,8 @@ def digest(records: list[Record]) -> tuple[dict[str, str], dict[str, list[str]],
             f" {j.upper!r} {j.alert_id}"
         )
         keep(j.events)
-    if current is not None:
-        keep(engine.tick(current + b))
+
+    drive(engine, records, keep, judged)
     sums = {
         key: hashlib.sha256("\n".join(value).encode()).hexdigest()[:16]
         for key, value in lines.items()

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from server.detect.config import DetectConfig
-from server.detect.engine import Engine
-from server.detect.lifecycle import Alert
+from server.detect.engine import Engine, Judged
+from server.detect.lifecycle import Alert, AlertEvent
 from server.records import Record, iso, parse_timestamp
 from server.tools.csvfiles import _clock, load_sorted
 from server.tools.seedrule import replay as seed_replay
@@ -179,36 +179,47 @@ def bucket_ticks(current: int, m: int, b: int) -> Sequence[int]:
     return (current + b, m)
 
 
-def replay(
-    records: list[Record],
-    config: DetectConfig,
+def drive(
+    engine: Engine,
+    records: Sequence[Record],
+    on_tick: Callable[[list[AlertEvent]], None],
+    on_record: Callable[[Record, Judged], None],
     progress: Callable[[int, int], None] | None = None,
-) -> list[Raised]:
-    """Feed records through a fresh Engine, ticking with the watermark; return every alert."""
-    engine = Engine(config)
-    b = config.bucket_seconds
-    alerts: dict[int, Alert] = {}
+) -> None:
+    """The backtest's loop: every record in order, the timers at each bucket boundary the
+    watermark passes (as the receiver would have run them) and once after the last bucket."""
+    b = engine.config.bucket_seconds
     current: int | None = None
-
-    def keep(events: Iterable) -> None:
-        for event in events:
-            alerts[event.alert_id] = event.alert
-
     for i, rec in enumerate(records):
         m = rec.ts - rec.ts % b
         if current is None:
             current = m
         elif m > current:
             for t in bucket_ticks(current, m, b):
-                keep(engine.tick(t))
+                on_tick(engine.tick(t))
             current = m
-        keep(engine.ingest(rec).events)
+        on_record(rec, engine.ingest(rec))
         if progress is not None and i % 20000 == 0:
             progress(i, len(records))
     if current is not None:
-        keep(engine.tick(current + b))
+        on_tick(engine.tick(current + b))
     if progress is not None:
         progress(len(records), len(records))
+
+
+def replay(
+    records: list[Record],
+    config: DetectConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Raised]:
+    """Feed records through a fresh Engine, ticking with the watermark; return every alert."""
+    alerts: dict[int, Alert] = {}
+
+    def keep(events: Iterable[AlertEvent]) -> None:
+        for event in events:
+            alerts[event.alert_id] = event.alert
+
+    drive(Engine(config), records, keep, lambda rec, judged: keep(judged.events), progress)
     return [Raised.of(a) for a in sorted(alerts.values(), key=lambda a: a.id)]
 
 
