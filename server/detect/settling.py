@@ -121,8 +121,7 @@ class Settling:
                 sums[1] = sums[1] * keep + mu
                 sums[2] = sums[2] * keep + mu * mu
                 sums[3] = sums[3] * keep + 1.0
-            rate.push(xf, float(n_other))
-            rate.refit(fit, self._floor)
+            rate.add(xf, float(n_other), fit, self._floor)
             st.phi_r = self._phi(st.phi_rate, fit)
         level = st.level
         if level is not None:
@@ -158,8 +157,7 @@ class Settling:
                 sums[1] = sums[1] * keep + mu
                 sums[2] = sums[2] * keep + mu * mu
                 sums[3] = sums[3] * keep + 1.0
-            level.push(xf, shape)
-            level.refit(fit, self._floor)
+            level.add(xf, shape, fit, self._floor)
             st.phi_l = self._phi(st.phi_level, fit)
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned
