@@ -104,6 +104,8 @@ class Settling:
         alert = self.book.by_status.get(st.name) if warm else None
         frozen = alert is not None and t - alert.first_seen < self._freeze_span
         clip = self._clip
+        floor = self._floor
+        phi_of = self._phi
         rate = st.rate
         if rate is not None and n_other > 0:
             fit = st.rate_fit
@@ -121,8 +123,8 @@ class Settling:
                 sums[1] = sums[1] * keep + mu
                 sums[2] = sums[2] * keep + mu * mu
                 sums[3] = sums[3] * keep + 1.0
-            rate.add(xf, float(n_other), fit, self._floor)
-            st.phi_r = self._phi(st.phi_rate, fit)
+            rate.add(xf, float(n_other), fit, floor)
+            st.phi_r = phi_of(st.phi_rate, fit)
         level = st.level
         if level is not None:
             xf = float(x)  # the rate view above clips on its own terms
@@ -132,7 +134,7 @@ class Settling:
                 st.level_epoch = profile.epoch
                 b = self._b
                 level.reweigh([profile.shape(t - (level.n - i) * b) for i in range(level.n)])
-                level.refit(fit, self._floor)
+                level.refit(fit, floor)
             shape = profile.shapes(t)[0]
             if warm:
                 mu, size = fit.coef * shape, fit.nb_size
@@ -157,8 +159,8 @@ class Settling:
                 sums[1] = sums[1] * keep + mu
                 sums[2] = sums[2] * keep + mu * mu
                 sums[3] = sums[3] * keep + 1.0
-            level.add(xf, shape, fit, self._floor)
-            st.phi_l = self._phi(st.phi_level, fit)
+            level.add(xf, shape, fit, floor)
+            st.phi_l = phi_of(st.phi_level, fit)
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned
         # even when it first opened an alert.
