@@ -43,12 +43,11 @@ class Evidence:
         if self.pushes % 4096 == 0:
             self._rebase()
 
-    def frame(self) -> tuple[tuple[float, ...], list[tuple[float, ...]], int]:
-        """(running totals now, the totals each window subtracts, minutes pushed since the
-        last `absorb`): window j's sum of view v (0 the count, then each expectation) is
-        now[v] - thens[j][v], over min(W, since) minutes really held."""
-        rows = self.rows
-        return self.total, [rows[i] for i in self.back[self.pos]], self.since
+    def frame(self) -> tuple[tuple[float, ...], list[tuple[float, ...]], list[int], int]:
+        """(running totals now, the ring of past totals, the ring index each window subtracts,
+        minutes pushed since the last `absorb`): window j's sum of view v (0 the count, then
+        each expectation) is now[v] - rows[back[j]][v], over min(W, since) minutes held."""
+        return self.total, self.rows, self.back[self.pos], self.since
 
     def absorb(self) -> None:
         """Drop the minutes in the ring from every sum: an open alert has accounted for them,

@@ -182,11 +182,11 @@ class Judging:
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
         # Each window's sums are the running totals now minus those it subtracts (`frame`),
         # formed only for the windows and views a test below reads.
-        now, thens, since = ev.frame()
+        now, rows, back, since = ev.frame()
         if has_rate or (st.spike and has_count):
             # The views judged, rate first: index 2 of the totals is the rate view, 1 the count
             # view (0 is the count itself).
-            then = thens[r]
+            then = rows[back[r]]
             v = 2 if has_rate else 1
             if now[0] - then[0] > now[v] - then[v]:
                 ratio = self._spike_ratio
@@ -201,7 +201,7 @@ class Judging:
                 last = 1 if has_count else 2  # the ratio is against the last view
                 tails = st.rise_tails
                 for j, w in enumerate(windows):
-                    then = thens[j]
+                    then = rows[back[j]]
                     s_j = now[0] - then[0]
                     held = w if w < since else since
                     z = 1e9
@@ -240,11 +240,11 @@ class Judging:
             fixed = phi * level_fit.spread + 1.0 / level_fit.info
             tails = st.drop_tails
             dbest = 0.0
-            then = thens[r]
+            then = rows[back[r]]
             if now[0] - then[0] < now[d] - then[d]:
                 keep = self._drop_keep
                 for j, w in enumerate(windows):
-                    then = thens[j]
+                    then = rows[back[j]]
                     s_j, m_j = now[0] - then[0], now[d] - then[d]
                     if s_j >= m_j or (w > 1 and not seasonal):
                         continue  # (before a day of history a daily decline is no drop)
