@@ -31,13 +31,13 @@ class Evidence:
         # back[p][j]: ring index of the totals window j subtracts when the newest is at p
         self.back = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
 
-    def push(self, x: float, mus: tuple[float, ...]) -> None:
-        """Add one minute: its count and its expected count under each of the k views."""
+    def push(self, values: tuple[float, ...]) -> None:
+        """Add one minute: (its count, its expected count under each of the k views)."""
         pos = self.pos + 1
         if pos == self.ring:
             pos = 0
         self.pos = pos
-        self.rows[pos] = self.total = tuple(map(add, self.total, (x, *mus)))
+        self.rows[pos] = self.total = tuple(map(add, self.total, values))
         self.pushes += 1
         self.since += 1
         if self.pushes % 4096 == 0:

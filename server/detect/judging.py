@@ -162,18 +162,19 @@ class Judging:
                 mu_r = float(x)
                 mu_best = mu_c
             if st.drop:
-                mus: tuple[float, ...] = (mu_c, mu_r, self._drop_mu(st, x, lower, daily))
+                # (the count, then each view's expectation: count, rate, drop)
+                vals: tuple[float, ...] = (float(x), mu_c, mu_r, _drop_mu(st, x, lower, daily))
             else:
-                mus = (mu_c, mu_r)
+                vals = (float(x), mu_c, mu_r)
         else:
             has_rate = False
-            mus = (self._drop_mu(st, x, lower, daily),)
+            vals = (float(x), _drop_mu(st, x, lower, daily))
         if st.profile.epoch != st.evidence_epoch:
             # The profile changed scale (a first full day, a day type of its own): sums of
             # expectations made before are not comparable; start the windows afresh.
             st.evidence_epoch = st.profile.epoch
             ev.absorb()
-        ev.push(float(x), mus)
+        ev.push(vals)
         r = self._recent
         high = self._high
         relief = self._relief
@@ -235,7 +236,7 @@ class Judging:
             # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
             kind = "spike" if short >= self._low or short >= best else "shift"
         if st.drop and has_count:
-            d = len(mus)  # the drop view's index in the totals
+            d = len(vals) - 1  # the drop view's index in the totals
             phi = st.phi_l
             fixed = phi * level_fit.spread + 1.0 / level_fit.info
             tails = st.drop_tails
@@ -265,7 +266,7 @@ class Judging:
                     if e > dbest and s_j <= keep * m_j:
                         dbest = e
             if dbest > best or not st.spike:
-                best, mu_best, kind = dbest, mus[d - 1], "drop"
+                best, mu_best, kind = dbest, vals[d], "drop"
         st.rise_clock[0] += 1.0
         st.drop_clock[0] += 1.0
         if ev.pushes % 60 == 0:
@@ -301,17 +302,6 @@ class Judging:
                 tail.add(z)
         return sev, best, mu_best, kind
 
-    @staticmethod
-    def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:
-        """`drop_expected` from shapes already looked up (x itself without a level fit)."""
-        fit = st.level_fit
-        if not fit.minutes:
-            return float(x)
-        coef = fit.coef
-        if 0.0 < daily < coef:
-            coef = daily
-        return coef * lower
-
     def _phi(self, sums: list[float], fit: Baseline) -> float:
         """The view's long-memory dispersion once it has a day of weight, else the fit's."""
         r2, s1, s2, n = sums
@@ -319,3 +309,14 @@ class Judging:
             return fit.phi
         phi = (r2 - s1) / s2
         return phi if phi > self._floor else self._floor
+
+
+def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:
+    """`drop_expected` from shapes already looked up (x itself without a level fit)."""
+    fit = st.level_fit
+    if not fit.minutes:
+        return float(x)
+    coef = fit.coef
+    if 0.0 < daily < coef:
+        coef = daily
+    return coef * lower
