@@ -9,7 +9,7 @@ from server.detect.lifecycle import (
     AlertEvent,
     Observation,
 )
-from server.detect.stats import Baseline, limit, score, severity_of, surely_within
+from server.detect.stats import limit, score, severity_of, surely_within
 from server.detect.status import _Minute, _Status
 
 
@@ -301,14 +301,6 @@ class Judging:
             for tail, z in pending.popleft()[1]:
                 tail.add(z)
         return sev, best, mu_best, kind
-
-    def _phi(self, sums: list[float], fit: Baseline) -> float:
-        """The view's long-memory dispersion once it has a day of weight, else the fit's."""
-        r2, s1, s2, n = sums
-        if n < self._phi_weight or s2 <= 0.0:
-            return fit.phi
-        phi = (r2 - s1) / s2
-        return phi if phi > self._floor else self._floor
 
 
 def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:
