@@ -13,8 +13,8 @@ class Evidence:
     O(k) per pushed minute (k expectations): the running totals of the count and of each
     expectation, as one tuple, and a ring of past totals one longer than the longest window,
     so the sum of the last W values is the total now minus the total W pushes ago. Sums are
-    formed only when asked for (`recent` for one window, `sums` for all): most minutes only
-    the recent window is looked at.
+    formed by the reader (`frame`), for the windows and views it looks at: most minutes only
+    the recent window is.
     """
 
     __slots__ = ("back", "k", "pos", "pushes", "ring", "rows", "since", "total", "windows")
@@ -31,31 +31,23 @@ class Evidence:
         # back[p][j]: ring index of the totals window j subtracts when the newest is at p
         self.back = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
 
-    def push(self, x: float, mus: tuple[float, ...]) -> None:
-        """Add one minute: its count and its expected count under each of the k views."""
+    def push(self, values: tuple[float, ...]) -> None:
+        """Add one minute: (its count, its expected count under each of the k views)."""
         pos = self.pos + 1
         if pos == self.ring:
             pos = 0
         self.pos = pos
-        self.rows[pos] = self.total = tuple(map(add, self.total, (x, *mus)))
+        self.rows[pos] = self.total = tuple(map(add, self.total, values))
         self.pushes += 1
         self.since += 1
         if self.pushes % 4096 == 0:
             self._rebase()
 
-    def recent(self, j: int, view: int) -> tuple[float, float]:
-        """(sum of the counts, sum of the view's expectations) over window j."""
-        now, then = self.total, self.rows[self.back[self.pos][j]]
-        return now[0] - then[0], now[view + 1] - then[view + 1]
-
-    def sums(self) -> tuple[list[float], list[list[float]], list[int]]:
-        """(count sums, expectation sums by view, minutes really held) of every window."""
-        now, rows = self.total, self.rows
-        thens = [rows[i] for i in self.back[self.pos]]
-        sx, *smu = ([now[v] - then[v] for then in thens] for v in range(self.k + 1))
-        since = self.since
-        held = [w if w < since else since for w in self.windows]
-        return sx, smu, held
+    def frame(self) -> tuple[tuple[float, ...], list[tuple[float, ...]], list[int], int]:
+        """(running totals now, the ring of past totals, the ring index each window subtracts,
+        minutes pushed since the last `absorb`): window j's sum of view v (0 the count, then
+        each expectation) is now[v] - rows[back[j]][v], over min(W, since) minutes held."""
+        return self.total, self.rows, self.back[self.pos], self.since
 
     def absorb(self) -> None:
         """Drop the minutes in the ring from every sum: an open alert has accounted for them,

@@ -9,7 +9,7 @@ from server.detect.lifecycle import (
     AlertEvent,
     Observation,
 )
-from server.detect.stats import Baseline, limit, score, severity_of, surely_within
+from server.detect.stats import limit, score, severity_of, surely_within
 from server.detect.status import _Minute, _Status
 
 
@@ -162,55 +162,61 @@ class Judging:
                 mu_r = float(x)
                 mu_best = mu_c
             if st.drop:
-                mus: tuple[float, ...] = (mu_c, mu_r, self._drop_mu(st, x, lower, daily))
+                # (the count, then each view's expectation: count, rate, drop)
+                vals: tuple[float, ...] = (float(x), mu_c, mu_r, _drop_mu(st, x, lower, daily))
             else:
-                mus = (mu_c, mu_r)
+                vals = (float(x), mu_c, mu_r)
         else:
             has_rate = False
-            mus = (self._drop_mu(st, x, lower, daily),)
+            vals = (float(x), _drop_mu(st, x, lower, daily))
         if st.profile.epoch != st.evidence_epoch:
             # The profile changed scale (a first full day, a day type of its own): sums of
             # expectations made before are not comparable; start the windows afresh.
             st.evidence_epoch = st.profile.epoch
             ev.absorb()
-        ev.push(float(x), mus)
+        ev.push(vals)
         r = self._recent
         high = self._high
         relief = self._relief
         cap = self._medium - 1e-6  # just below medium
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
-        formed = None  # every window's sums, formed once one of the tests below needs them
+        # Each window's sums are the running totals now minus those it subtracts (`frame`),
+        # formed only for the windows and views a test below reads.
+        now, rows, back, since = ev.frame()
         if has_rate or (st.spike and has_count):
-            # The views judged, rate first: smu[1] is the rate view, smu[0] the count view.
-            s_r, m_r = ev.recent(r, 1 if has_rate else 0)
-            if s_r > m_r:
-                formed = sx, smu, held = ev.sums()
+            # The views judged, rate first: index 2 of the totals is the rate view, 1 the count
+            # view (0 is the count itself).
+            then = rows[back[r]]
+            v = 2 if has_rate else 1
+            if now[0] - then[0] > now[v] - then[v]:
                 ratio = self._spike_ratio
                 specs = []
                 if has_rate:
                     fit, phi = st.rate_fit, st.phi_r
-                    specs.append((smu[1], phi, phi * fit.spread + 1.0 / fit.info, False))
+                    specs.append((2, phi, phi * fit.spread + 1.0 / fit.info, False))
                 if has_count:
                     phi = st.phi_l
                     fixed = phi * level_fit.spread + 1.0 / level_fit.info
-                    specs.append((smu[0], phi, fixed, not seasonal))
-                last = smu[0] if has_count else smu[1]  # the ratio is against the last view
+                    specs.append((1, phi, fixed, not seasonal))
+                last = 1 if has_count else 2  # the ratio is against the last view
                 tails = st.rise_tails
-                for j in range(len(windows)):
-                    s_j = sx[j]
+                for j, w in enumerate(windows):
+                    then = rows[back[j]]
+                    s_j = now[0] - then[0]
+                    held = w if w < since else since
                     z = 1e9
-                    for sums, phi, fixed, no_long in specs:
-                        if no_long and windows[j] > 5:
+                    for v, phi, fixed, no_long in specs:
+                        if no_long and w > 5:
                             continue  # no day of history: a daily ramp is not a rise
-                        m_j = sums[j]
+                        m_j = now[v] - then[v]
                         gap = s_j - m_j
                         # surely_within(s_j, m_j, size, 2.0) of a Poisson bound, written out:
                         # the NB deviance is below it, so the score is surely below 2.
                         if gap <= 0.0 or 2.0 * gap * gap < 3.9 * m_j:
                             z = 0.0
                             break
-                        zv = score(s_j, m_j, 1.0 / (phi / held[j] + fixed))
+                        zv = score(s_j, m_j, 1.0 / (phi / held + fixed))
                         if zv < z:
                             z = zv
                     if z < 2.0 or z == 1e9:
@@ -220,34 +226,34 @@ class Judging:
                         seen.append((tail, z))
                     off = tail.limit - tail.normal
                     e = (z - off if off > 0.0 else z) + relief[j]
-                    if cap < e < high and windows[j] > 1:
+                    if cap < e < high and w > 1:
                         e = cap  # a sum of minutes opens at high; `medium` is per minute
-                    if s_j >= ratio * last[j] and s_j >= min_count:
+                    if s_j >= ratio * (now[last] - then[last]) and s_j >= min_count:
                         if e > best:
                             best = e
-                        if e > short and windows[j] <= 5:
+                        if e > short and w <= 5:
                             short = e
             # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
             kind = "spike" if short >= self._low or short >= best else "shift"
         if st.drop and has_count:
-            d = len(mus) - 1
+            d = len(vals) - 1  # the drop view's index in the totals
             phi = st.phi_l
             fixed = phi * level_fit.spread + 1.0 / level_fit.info
             tails = st.drop_tails
             dbest = 0.0
-            s_r, d_r = ev.recent(r, d)
-            if s_r < d_r:
-                sx, smu, held = formed or ev.sums()
-                sd = smu[d]
+            then = rows[back[r]]
+            if now[0] - then[0] < now[d] - then[d]:
                 keep = self._drop_keep
-                for j in range(len(windows)):
-                    s_j, m_j = sx[j], sd[j]
-                    if s_j >= m_j or (windows[j] > 1 and not seasonal):
+                for j, w in enumerate(windows):
+                    then = rows[back[j]]
+                    s_j, m_j = now[0] - then[0], now[d] - then[d]
+                    if s_j >= m_j or (w > 1 and not seasonal):
                         continue  # (before a day of history a daily decline is no drop)
                     gap = m_j - s_j
                     if 2.0 * gap * gap < 3.9 * m_j:
                         continue  # surely below 2 (as above)
-                    z = -score(s_j, m_j, 1.0 / (phi / held[j] + fixed))
+                    held = w if w < since else since
+                    z = -score(s_j, m_j, 1.0 / (phi / held + fixed))
                     if z < 2.0:
                         continue
                     tail = tails[j]
@@ -255,12 +261,12 @@ class Judging:
                         seen.append((tail, z))
                     off = tail.limit - tail.normal
                     e = (z - off if off > 0.0 else z) + relief[j]
-                    if cap < e < high and windows[j] > 1:
+                    if cap < e < high and w > 1:
                         e = cap
                     if e > dbest and s_j <= keep * m_j:
                         dbest = e
             if dbest > best or not st.spike:
-                best, mu_best, kind = dbest, mus[d], "drop"
+                best, mu_best, kind = dbest, vals[d], "drop"
         st.rise_clock[0] += 1.0
         st.drop_clock[0] += 1.0
         if ev.pushes % 60 == 0:
@@ -296,21 +302,13 @@ class Judging:
                 tail.add(z)
         return sev, best, mu_best, kind
 
-    @staticmethod
-    def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:
-        """`drop_expected` from shapes already looked up (x itself without a level fit)."""
-        fit = st.level_fit
-        if not fit.minutes:
-            return float(x)
-        coef = fit.coef
-        if 0.0 < daily < coef:
-            coef = daily
-        return coef * lower
 
-    def _phi(self, sums: list[float], fit: Baseline) -> float:
-        """The view's long-memory dispersion once it has a day of weight, else the fit's."""
-        r2, s1, s2, n = sums
-        if n < self._phi_weight or s2 <= 0.0:
-            return fit.phi
-        phi = (r2 - s1) / s2
-        return phi if phi > self._floor else self._floor
+def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:
+    """`drop_expected` from shapes already looked up (x itself without a level fit)."""
+    fit = st.level_fit
+    if not fit.minutes:
+        return float(x)
+    coef = fit.coef
+    if 0.0 < daily < coef:
+        coef = daily
+    return coef * lower

@@ -104,6 +104,8 @@ class Settling:
         alert = self.book.by_status.get(st.name) if warm else None
         frozen = alert is not None and t - alert.first_seen < self._freeze_span
         clip = self._clip
+        floor = self._floor
+        phi_weight = self._phi_weight
         rate = st.rate
         if rate is not None and n_other > 0:
             fit = st.rate_fit
@@ -113,17 +115,23 @@ class Settling:
                     xf = mu
                 elif not surely_within(xf, mu, size, clip) and score(xf, mu, size) > clip:
                     xf = limit(mu, size, clip)
+            sums = st.phi_rate
+            r2, s1, s2, n = sums
             if fit.minutes:
-                sums, keep = st.phi_rate, self._phi_keep
+                keep = self._phi_keep
                 mu = fit.coef * n_other
                 d = xf - mu
-                sums[0] = sums[0] * keep + d * d
-                sums[1] = sums[1] * keep + mu
-                sums[2] = sums[2] * keep + mu * mu
-                sums[3] = sums[3] * keep + 1.0
-            rate.push(xf, float(n_other))
-            rate.refit(fit, self._floor)
-            st.phi_r = self._phi(st.phi_rate, fit)
+                sums[0] = r2 = r2 * keep + d * d
+                sums[1] = s1 = s1 * keep + mu
+                sums[2] = s2 = s2 * keep + mu * mu
+                sums[3] = n = n * keep + 1.0
+            rate.add(xf, float(n_other), fit, floor)
+            # The view's long-memory dispersion once it has a day of weight, else the fit's.
+            if n < phi_weight or s2 <= 0.0:
+                st.phi_r = fit.phi
+            else:
+                phi = (r2 - s1) / s2
+                st.phi_r = phi if phi > floor else floor
         level = st.level
         if level is not None:
             xf = float(x)  # the rate view above clips on its own terms
@@ -133,7 +141,7 @@ class Settling:
                 st.level_epoch = profile.epoch
                 b = self._b
                 level.reweigh([profile.shape(t - (level.n - i) * b) for i in range(level.n)])
-                level.refit(fit, self._floor)
+                level.refit(fit, floor)
             shape = profile.shapes(t)[0]
             if warm:
                 mu, size = fit.coef * shape, fit.nb_size
@@ -150,17 +158,22 @@ class Settling:
                     pass  # well inside the clip limits: enters as it is
                 elif abs(z := score(xf, mu, size)) > clip:
                     xf = limit(mu, size, clip if z > 0 else -clip)
+            sums = st.phi_level
+            r2, s1, s2, n = sums
             if fit.minutes:
-                sums, keep = st.phi_level, self._phi_keep
+                keep = self._phi_keep
                 mu = fit.coef * shape
                 d = xf - mu
-                sums[0] = sums[0] * keep + d * d
-                sums[1] = sums[1] * keep + mu
-                sums[2] = sums[2] * keep + mu * mu
-                sums[3] = sums[3] * keep + 1.0
-            level.push(xf, shape)
-            level.refit(fit, self._floor)
-            st.phi_l = self._phi(st.phi_level, fit)
+                sums[0] = r2 = r2 * keep + d * d
+                sums[1] = s1 = s1 * keep + mu
+                sums[2] = s2 = s2 * keep + mu * mu
+                sums[3] = n = n * keep + 1.0
+            level.add(xf, shape, fit, floor)
+            if n < phi_weight or s2 <= 0.0:  # (as for the rate view)
+                st.phi_l = fit.phi
+            else:
+                phi = (r2 - s1) / s2
+                st.phi_l = phi if phi > floor else floor
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned
         # even when it first opened an alert.
