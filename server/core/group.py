@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from server import store
@@ -41,10 +42,10 @@ class Group:
         config: Config,
         location: StoreLocation,
         detect_config: DetectConfig,
-        persist: Any,
-        horizon: Any,
-        chores: Any = None,
-        on_step: Any = None,
+        persist: Callable[[Any, list[AlertEvent], int], None],
+        horizon: Callable[[], int],
+        chores: Callable[[Any, int], None] | None = None,
+        on_step: Callable[[list[AlertEvent]], None] | None = None,
     ) -> None:
         self.holder = holder_id()
         self.interval = config.detect_interval
@@ -52,7 +53,7 @@ class Group:
         self._detect_session = Session(location)
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._on_step = on_step or (lambda events: None)
+        self._on_step: Callable[[list[AlertEvent]], None] = on_step or (lambda events: None)
         self.leadership = Leadership(
             self._lease_session.transaction,
             ttl=config.lease_ttl_seconds,
@@ -70,7 +71,8 @@ class Group:
             chores=chores,
         )
         self.last_step_error: str | None = None
-        self.on_unreachable: Any = lambda reason: None
+        # Told the reason when a step found the database unreachable (the degraded notice).
+        self.on_unreachable: Callable[[str], None] = lambda reason: None
         self.steps = 0
         self._thread = threading.Thread(target=self._run, name="txmon-detector", daemon=True)
 
