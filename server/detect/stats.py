@@ -161,53 +161,10 @@ class Window:
         self.sxw = sxw + x * w
 
     def add(self, x: float, w: float, fit: Baseline, floor: float) -> None:
-        """`push(x, w)` then `refit(fit, floor)`, in one call: the engine does both for every
-        status every bucket, so the sums stay in locals between the two (same arithmetic)."""
-        n = self.n
-        sx, sx2, sw, sw2, sxw = self.sx, self.sx2, self.sw, self.sw2, self.sxw
-        ring = self.ring
-        if n == self.size:
-            ox, ow = ring.popleft()
-            sx -= ox
-            sx2 -= ox * ox
-            sw -= ow
-            sw2 -= ow * ow
-            sxw -= ox * ow
-        else:
-            n += 1
-            self.n = n
-        ring.append((x, w))
-        self.sx = sx = sx + x
-        self.sx2 = sx2 = sx2 + x * x
-        self.sw = sw = sw + w
-        self.sw2 = sw2 = sw2 + w * w
-        self.sxw = sxw = sxw + x * w
-        # refit(fit, floor), written out on the sums just formed
-        if sw <= _TINY:
-            c, phi, total = 0.0, floor, 0.0
-        else:
-            total = sx
-            if total < 0.0:
-                total = 0.0
-            c = (total + 0.5) / sw
-            csw2 = c * c * sw2
-            resid2 = sx2 - 2.0 * c * sxw + csw2
-            if resid2 < 0.0:
-                resid2 = 0.0
-            if csw2 <= _TINY:
-                phi = floor
-            else:
-                phi = (resid2 - c * sw) / csw2
-                if not phi > floor:
-                    phi = floor
-        spread = sw2 / (sw * sw) if sw > _TINY else 1.0
-        info = total + 0.5
-        fit.coef = c
-        fit.phi = phi
-        fit.info = info
-        fit.spread = spread
-        fit.minutes = n
-        fit.nb_size = 1.0 / (phi * (1.0 + spread) + 1.0 / info)
+        """`push(x, w)` then `refit(fit, floor)`: the engine does both for every status every
+        bucket."""
+        self.push(x, w)
+        self.refit(fit, floor)
 
     def reweigh(self, weights: list[float]) -> None:
         """Replace the weights of the kept pairs, oldest first (len(weights) == n)."""
