@@ -8,7 +8,7 @@ import math
 from server.detect.lifecycle import (
     AlertEvent,
 )
-from server.detect.stats import limit, score, surely_within
+from server.detect.stats import limit, long_dispersion, score, surely_within
 from server.detect.status import _Minute, _Status
 
 
@@ -105,7 +105,6 @@ class Settling:
         frozen = alert is not None and t - alert.first_seen < self._freeze_span
         clip = self._clip
         floor = self._floor
-        phi_weight = self._phi_weight
         rate = st.rate
         if rate is not None and n_other > 0:
             fit = st.rate_fit
@@ -115,23 +114,11 @@ class Settling:
                     xf = mu
                 elif not surely_within(xf, mu, size, clip) and score(xf, mu, size) > clip:
                     xf = limit(mu, size, clip)
-            sums = st.phi_rate
-            r2, s1, s2, n = sums
-            if fit.minutes:
-                keep = self._phi_keep
-                mu = fit.coef * n_other
-                d = xf - mu
-                sums[0] = r2 = r2 * keep + d * d
-                sums[1] = s1 = s1 * keep + mu
-                sums[2] = s2 = s2 * keep + mu * mu
-                sums[3] = n = n * keep + 1.0
+            mu = fit.coef * n_other if fit.minutes else None  # before the refit below
             rate.add(xf, float(n_other), fit, floor)
-            # The view's long-memory dispersion once it has a day of weight, else the fit's.
-            if n < phi_weight or s2 <= 0.0:
-                st.phi_r = fit.phi
-            else:
-                phi = (r2 - s1) / s2
-                st.phi_r = phi if phi > floor else floor
+            st.phi_r = long_dispersion(
+                st.phi_rate, xf, mu, self._phi_keep, self._phi_weight, fit.phi, floor
+            )
         level = st.level
         if level is not None:
             xf = float(x)  # the rate view above clips on its own terms
@@ -158,22 +145,11 @@ class Settling:
                     pass  # well inside the clip limits: enters as it is
                 elif abs(z := score(xf, mu, size)) > clip:
                     xf = limit(mu, size, clip if z > 0 else -clip)
-            sums = st.phi_level
-            r2, s1, s2, n = sums
-            if fit.minutes:
-                keep = self._phi_keep
-                mu = fit.coef * shape
-                d = xf - mu
-                sums[0] = r2 = r2 * keep + d * d
-                sums[1] = s1 = s1 * keep + mu
-                sums[2] = s2 = s2 * keep + mu * mu
-                sums[3] = n = n * keep + 1.0
+            mu = fit.coef * shape if fit.minutes else None
             level.add(xf, shape, fit, floor)
-            if n < phi_weight or s2 <= 0.0:  # (as for the rate view)
-                st.phi_l = fit.phi
-            else:
-                phi = (r2 - s1) / s2
-                st.phi_l = phi if phi > floor else floor
+            st.phi_l = long_dispersion(
+                st.phi_level, xf, mu, self._phi_keep, self._phi_weight, fit.phi, floor
+            )
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned
         # even when it first opened an alert.

@@ -121,6 +121,31 @@ def window_relief(config: DetectConfig) -> list[float]:
     return out
 
 
+def long_dispersion(
+    sums: list[float],
+    x: float,
+    mu: float | None,
+    keep: float,
+    weight: float,
+    fallback: float,
+    floor: float,
+) -> float:
+    """A view's long-memory dispersion: decay its sums [resid2, sum_mu, sum_mu2, n] by
+    `keep`, add this bucket's count `x` against `mu` (None: the view has no fit yet), and
+    return the moment estimate once the sums hold `weight` buckets, else `fallback`."""
+    r2, s1, s2, n = sums
+    if mu is not None:
+        d = x - mu
+        sums[0] = r2 = r2 * keep + d * d
+        sums[1] = s1 = s1 * keep + mu
+        sums[2] = s2 = s2 * keep + mu * mu
+        sums[3] = n = n * keep + 1.0
+    if n < weight or s2 <= 0.0:
+        return fallback
+    phi = (r2 - s1) / s2
+    return phi if phi > floor else floor
+
+
 def dispersion(resid2: float, sum_mu: float, sum_mu2: float, floor: float) -> float:
     """Method-of-moments NB over-dispersion from squared residuals, at least `floor`."""
     if sum_mu2 <= _TINY:
