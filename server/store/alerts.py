@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from server.detect.lifecycle import Alert, AlertEvent, Silence
 
-_ALERT_FIELDS = (
+# The columns that mirror an Alert's fields (the table adds updated_at and notified_at).
+ALERT_FIELDS = (
     "id",
     "status",
     "kind",
@@ -25,7 +26,7 @@ _ALERT_FIELDS = (
     "resolved_at",
     "silenced",
 )
-_ALERT_COLUMNS = ", ".join(_ALERT_FIELDS)
+_ALERT_COLUMNS = ", ".join(ALERT_FIELDS)
 
 
 def save_events(conn: sqlite3.Connection, events: Sequence[AlertEvent], now: int) -> list[int]:
@@ -49,12 +50,12 @@ def save_events(conn: sqlite3.Connection, events: Sequence[AlertEvent], now: int
 
 
 def save_alert(conn: sqlite3.Connection, alert: Alert, now: int) -> None:
-    values = [getattr(alert, name) for name in _ALERT_FIELDS]
+    values = [getattr(alert, name) for name in ALERT_FIELDS]
     conn.execute(
         f"INSERT INTO alerts ({_ALERT_COLUMNS}, updated_at)"
-        f" VALUES ({','.join('?' * (len(_ALERT_FIELDS) + 1))})"
+        f" VALUES ({','.join('?' * (len(ALERT_FIELDS) + 1))})"
         " ON CONFLICT (id) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in _ALERT_FIELDS[1:])
+        + ", ".join(f"{name} = excluded.{name}" for name in ALERT_FIELDS[1:])
         + ", updated_at = excluded.updated_at",
         [*values, now],
     )
@@ -80,7 +81,7 @@ def remove_silence(conn: sqlite3.Connection, silence_id: int, now: int) -> None:
 
 
 def _alert(row: Sequence[object]) -> Alert:
-    values = dict(zip(_ALERT_FIELDS, row, strict=True))
+    values = dict(zip(ALERT_FIELDS, row, strict=True))
     values["silenced"] = bool(values["silenced"])
     return Alert(**values)  # type: ignore[arg-type]
 

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from server import store
 from server.config.location import POSTGRESQL, SQLITE, StoreLocation, resolve
 from server.errors import ConfigError, StoreError
+from server.store.alerts import ALERT_FIELDS
 
 EPILOG = """examples:
   txmon-server migrate-store --from ./txmon.db --to postgresql://txmon@db.internal:5432/txmon
@@ -38,25 +39,7 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], bool], ...] = (
     ("idempotency", ("key", "body_hash", "code", "answer", "created_at"), ("key",), True),
     (
         "alerts",
-        (
-            "id",
-            "status",
-            "kind",
-            "state",
-            "severity",
-            "first_seen",
-            "last_seen",
-            "peak_count",
-            "peak_score",
-            "expected",
-            "acknowledged_by",
-            "acknowledged_at",
-            "ack_note",
-            "resolved_at",
-            "silenced",
-            "updated_at",
-            "notified_at",
-        ),
+        (*ALERT_FIELDS, "updated_at", "notified_at"),
         ("id",),
         True,
     ),
