@@ -81,6 +81,26 @@ def warm_from_rollup(engine: Engine, conn: Any, first: int, last: int) -> None:
         engine.warm(current, totals)
 
 
+def restored_engine(config: DetectConfig, conn: Any, now: int) -> Engine:
+    """A new engine holding the store's open alerts and the silences in force at `now`;
+    alert and silence ids go on after the largest the store has used."""
+    engine = Engine(config, next_alert_id=store.max_alert_id(conn) + 1)
+    restore_book(engine, conn, now)
+    return engine
+
+
+def restore_book(engine: Engine, conn: Any, now: int) -> None:
+    """Give `engine` a fresh alert book as the store has it (open alerts, silences)."""
+    next_id = store.max_alert_id(conn) + 1
+    engine.book = AlertBook(engine.config, next_id)
+    engine.restore(
+        store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
+        store.list_silences(conn, now),
+        next_id,
+        store.max_silence_id(conn) + 1,
+    )
+
+
 def changed_alerts(saved: dict[int, Alert], engine: Engine) -> list[Alert]:
     """Open alerts whose row differs from what was last saved (last seen, peak...): the
     lifecycle emits events only for changes of state, but a firing alert's last_seen moves
@@ -226,15 +246,8 @@ class SharedDetector:
         """Rebuild the engine as the last leader left it: history warmed, open alerts and
         silences restored, the checkpoint's fed counts replayed without emitting."""
         cfg = self.config
-        next_id = store.max_alert_id(conn) + 1
-        engine = Engine(cfg, next_alert_id=next_id)
         now = int(time.time())
-        engine.restore(
-            store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
-            store.list_silences(conn, now),
-            next_id,
-            store.max_silence_id(conn) + 1,
-        )
+        engine = restored_engine(cfg, conn, now)
         checkpoint = read_checkpoint(conn)
         fed: Fed = checkpoint[2] if checkpoint else {}
         newest = store.newest_minute(conn, self._horizon())
@@ -251,13 +264,7 @@ class SharedDetector:
             for status, count in fed[minute].items():
                 engine.ingest(Record(minute, status, count))  # committed already: not emitted
         if fed:  # the replay's own lifecycle is discarded: the store's rows are the truth
-            engine.book = AlertBook(cfg, next_id)
-            engine.restore(
-                store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
-                store.list_silences(conn, now),
-                next_id,
-                store.max_silence_id(conn) + 1,
-            )
+            restore_book(engine, conn, now)
         if checkpoint is None and newest is not None:
             fed = {}
             for minute, status, count in store.minute_totals_since(

@@ -23,13 +23,13 @@ from server.config import Config, ConfigError
 from server.config.location import redact
 from server.core.actions import Actions
 from server.core.answers import IngestResult, alerts_touched, ingest_answer
-from server.core.detector import changed_alerts, warm_from_rollup
+from server.core.detector import changed_alerts, restored_engine, warm_from_rollup
 from server.core.group import Group, RowBook
 from server.core.metrics import Metrics, RateMeter, register_gauges
 from server.core.reads import Queries
 from server.detect.config import DetectConfig
 from server.detect.engine import Engine, Judged
-from server.detect.lifecycle import ACKNOWLEDGED, FIRING, Alert, AlertEvent
+from server.detect.lifecycle import Alert, AlertEvent
 from server.errors import (
     DatabaseUnreachable,
     IdempotencyConflict,
@@ -216,14 +216,8 @@ class Receiver(Queries, Actions):
 
     def _build_engine(self, conn: sqlite3.Connection) -> Engine:
         """Detection state from the store: baselines from the rollup, open alerts, silences."""
-        engine = Engine(self.detect_config, next_alert_id=store.max_alert_id(conn) + 1)
         # Open alerts first: their incident minutes then stay out of the rebuilt baselines.
-        engine.restore(
-            store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
-            store.list_silences(conn, int(time.time())),
-            store.max_alert_id(conn) + 1,
-            store.max_silence_id(conn) + 1,
-        )
+        engine = restored_engine(self.detect_config, conn, int(time.time()))
         newest = store.newest_minute(conn, self.horizon())
         if newest is not None:
             first = newest - self.detect_config.season_days * 86_400
