@@ -273,7 +273,8 @@ class SharedDetector:
                 fed.setdefault(minute, {})[status] = count
         with self.lock:
             self.engine, self.engine_term, self._fed = engine, term, fed
-        self._saved = {a.id: a for a in engine.open_alerts()}
+        # Copies, as changed_alerts keeps them: the engine changes its alerts in place.
+        self._saved = {a.id: dataclasses.replace(a) for a in engine.open_alerts()}
         log.info(
             '{"event":"detector_resumed","term":%s,"watermark":%s,"minutes_replayed":%d}',
             json.dumps(term),
