@@ -33,14 +33,6 @@ log = logging.getLogger("txmon.detector")
 
 Fed = dict[int, dict[str, int]]
 
-CHECKPOINT_TABLE = """
-CREATE TABLE IF NOT EXISTS detector_checkpoint (
-    name TEXT PRIMARY KEY,
-    term INTEGER NOT NULL,
-    watermark INTEGER,
-    fed TEXT NOT NULL
-)
-"""
 
 # A stream whose newest minute trails the wall clock by more than this is a replay.
 REPLAY_LAG_SECONDS = 3600

@@ -16,15 +16,6 @@ from server.errors import StoreError
 
 DETECTOR = "detector"
 
-CREATE = """
-CREATE TABLE IF NOT EXISTS leases (
-    name TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    term INTEGER NOT NULL,
-    expires_at REAL NOT NULL
-)
-"""
-
 
 class Fenced(StoreError):
     """This receiver's term is over: its detector write must not commit."""
@@ -54,11 +45,6 @@ def db_now(conn: Any) -> str:
     if is_sqlite(conn):
         return "((julianday('now') - 2440587.5) * 86400.0)"
     return "extract(epoch from clock_timestamp())::float8"
-
-
-def ensure_table(conn: Any) -> None:
-    """Create the lease table when it is missing (idempotent)."""
-    conn.execute(CREATE)
 
 
 def read(conn: Any, name: str = DETECTOR) -> LeaseRow | None:

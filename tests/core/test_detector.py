@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from server import store
-from server.core.detector import CHECKPOINT_TABLE, SharedDetector
+from server.core.detector import SharedDetector
 from server.core.leader import Leadership
 from server.detect.config import DetectConfig
 from server.records import Record
-from server.store import lease
 from tests.conftest import wait_until
 
 DAY = 86_400
@@ -25,8 +24,6 @@ START = 1_767_225_600  # 2026-01-01T00:00Z
 def _database(path: Path) -> None:
     conn = store.connect(str(path))
     store.migrate(conn)
-    lease.ensure_table(conn)
-    conn.execute(CHECKPOINT_TABLE)
     history = []
     for i in range(3 * 1440):
         minute = START + i * 60
