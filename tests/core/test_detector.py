@@ -3,18 +3,18 @@ leader resumes from the checkpoint with the same alerts as a run without a failo
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from server import store
+from server.config.location import SQLITE, StoreLocation
 from server.core.detector import SharedDetector
 from server.core.leader import Leadership
 from server.detect.config import DetectConfig
 from server.records import Record
+from server.store.session import Session
 from tests.conftest import wait_until
 
 DAY = 86_400
@@ -30,24 +30,6 @@ def _database(path: Path) -> None:
         history += [(minute, "approved", 100 + (i % 7), 1), (minute, "failed", 2 + i % 3, 1)]
     conn.executemany("INSERT INTO minute_totals VALUES (?,?,?,?)", history)
     conn.close()
-
-
-def _transactions(path: Path):
-    @contextlib.contextmanager
-    def transaction() -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
-        conn.execute("PRAGMA synchronous=OFF")  # a test database: no fsync per step
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
-
-    return transaction
 
 
 def _add_minute(path: Path, minute: int, failed: int) -> None:
@@ -81,7 +63,7 @@ class Member:
     """One receiver of the group: its lease and its detector, stepped by the test."""
 
     def __init__(self, path: Path, name: str) -> None:
-        tx = _transactions(path)
+        tx = Session(StoreLocation(SQLITE, str(path))).transaction
         self.leadership = Leadership(tx, ttl=2, renew=0.5, holder=name)
         horizon = START + 10 * DAY
         self.detector = SharedDetector(
