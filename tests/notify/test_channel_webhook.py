@@ -73,8 +73,8 @@ class Receiver:
         self.server.server_close()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@pytest.fixture(name="receiver")
+def receiver_fixture() -> Iterator[Receiver]:
     peer = Receiver()
     try:
         yield peer

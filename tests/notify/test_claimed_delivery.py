@@ -7,10 +7,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from server import store
 from server.config import NotifyConfig
@@ -20,17 +17,8 @@ from server.notify.policy import event_payload
 from server.notify.webhook import WebhookChannel
 from server.store.writer import Writer
 from tests.conftest import wait_until
-from tests.notify.test_channel_webhook import Receiver
+from tests.notify.test_channel_webhook import Receiver, receiver_fixture  # noqa: F401
 from tests.notify.test_messages import make_event
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    peer = Receiver()
-    try:
-        yield peer
-    finally:
-        peer.close()
 
 
 class Sender:
@@ -106,11 +94,11 @@ def _opened_and_resolved(hook: Receiver) -> list[tuple[str, int]]:
 
 
 def test_two_receivers_send_every_message_once_and_in_order_per_alert(
-    tmp_path: Path, hook: Receiver
+    tmp_path: Path, receiver: Receiver
 ) -> None:
     path = str(tmp_path / "shared.db")
     _queue(path, alerts=15)
-    senders = [Sender(path, name, WebhookChannel(hook.url)) for name in ("a", "b")]
+    senders = [Sender(path, name, WebhookChannel(receiver.url)) for name in ("a", "b")]
     try:
         for sender in senders:
             sender.start()
@@ -119,9 +107,9 @@ def test_two_receivers_send_every_message_once_and_in_order_per_alert(
         for sender in senders:
             sender.close()
     assert [attempts for _, attempts in _rows(path)] == [1] * 30
-    keys = _keys(hook)
+    keys = _keys(receiver)
     assert len(keys) == len(set(keys))
-    events = _opened_and_resolved(hook)
+    events = _opened_and_resolved(receiver)
     assert sorted(events) == sorted((k, i) for i in range(1, 16) for k in ("opened", "resolved"))
     for alert_id in range(1, 16):
         assert events.index(("opened", alert_id)) < events.index(("resolved", alert_id))
@@ -147,15 +135,15 @@ class DiesAfterSending:
 
 
 def test_a_send_whose_sender_died_is_repeated_once_with_the_same_key(
-    tmp_path: Path, hook: Receiver
+    tmp_path: Path, receiver: Receiver
 ) -> None:
     path = str(tmp_path / "shared.db")
     _queue(path, alerts=1)
-    dying = DiesAfterSending(WebhookChannel(hook.url))
+    dying = DiesAfterSending(WebhookChannel(receiver.url))
     a = Sender(path, "a", dying, claim_seconds=0.5)
     a.start()
     assert dying.sent.wait(10)
-    b = Sender(path, "b", WebhookChannel(hook.url), claim_seconds=0.5)
+    b = Sender(path, "b", WebhookChannel(receiver.url), claim_seconds=0.5)
     try:
         b.start()
         wait_until(lambda: all(state == "sent" for state, _ in _rows(path)), timeout=20)
@@ -166,9 +154,9 @@ def test_a_send_whose_sender_died_is_repeated_once_with_the_same_key(
         b.close()
         dying.wake.set()
         a.close()
-    keys = _keys(hook)
+    keys = _keys(receiver)
     # The opening went out, its sender died; after the claim ran out it went once more,
     # with the same key, and only then the resolution.
     assert len(keys) == 3 and keys[0] == keys[1] != keys[2]
-    assert _opened_and_resolved(hook) == [("opened", 1), ("opened", 1), ("resolved", 1)]
+    assert _opened_and_resolved(receiver) == [("opened", 1), ("opened", 1), ("resolved", 1)]
     assert _rows(path) == [("sent", 2), ("sent", 1)]
