@@ -39,10 +39,11 @@ class DetectConfig:
     count_window: int = 180  # minutes behind a status's own count level (rises, count view)
     windows: tuple[int, ...] = (1, 2, 3, 5, 15, 60)  # sums of the last W minutes judged together
     window_budget: float = 0.0  # a W-minute sum may be W**this times likelier to pass than one
-    tail_days: float = 3650.0  # a normal minute passes a window's learned limit once in this
+    tail_days: float = 10.0  # a normal minute passes a learned tail's limit once in this
     tail_base: float = 2.5  # scores above this one shape the learned tails
     tail_memory_days: float = 14.0  # e-folding time of the learned score distributions
-    tail_alert_weight: float = 0.0  # weight, in those distributions, of a minute opening an alert
+    blip_minutes: int = 8  # an alert abnormal for at most this long was a blip: its
+    blip_weight: float = 1.0  # build-up teaches the tails, with this weight
     shape_prior: float = 0.05  # count per minute added to each hour before forming shapes
     freeze_minutes: int = 120  # an open alert keeps its minutes out of the baselines this long
     open_medium_k: int = 3  # medium in k of the last n minutes opens an alert

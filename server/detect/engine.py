@@ -80,7 +80,8 @@ class Engine(Judging, Settling, Timers):
         self._recent = next(
             (j for j, w in enumerate(config.windows) if w >= 3), len(config.windows) - 1
         )
-        self._alert_weight = config.tail_alert_weight
+        self._blip_weight = config.blip_weight
+        self._blip_span = config.blip_minutes * b
         self._learn_delay = max(config.windows) * b
         self._phi_keep = 1.0 - 1.0 / (config.dispersion_days * 1440)
         self._phi_weight = 360.0

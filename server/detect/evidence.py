@@ -67,49 +67,62 @@ class Evidence:
 class Tail:
     """How far one window's scores normally reach, for one status: a learned tail.
 
-    Scores above `base` are summarised by their decayed count and the mean of (z^2 - base^2);
-    `clock` counts every judged minute (shared by the windows of one status). The tail is
-    taken as P(score > t) = rate x exp(-(t^2 - base^2) / (2 s2)), which is the normal tail when
-    s2 = 1 and longer when the series is bursty; `limit` is the t that a normal minute passes
-    once in `days` days. It starts from a day of a standard normal, so a status with little
-    history is judged on the configured thresholds alone.
+    Decayed counts of the scores above each of a ladder of levels (`base`, `base` + 0.5, ...)
+    and the mean excess above each: the status's own exceedance curve, robust to a few huge
+    scores. `limit` is the score a minute passes once in `days` days: read off the curve at
+    the highest level seen at least once, then extended by an exponential tail with that
+    level's mean excess (longer than the normal tail, so a bursty series is not under-rated).
+    It starts from a day of a standard normal; `normal` is the limit of that prior.
     """
 
-    __slots__ = ("base", "clock", "count", "excess", "limit", "log_p", "normal")
+    __slots__ = ("base", "clock", "count", "excess", "levels", "limit", "log_p", "normal")
 
     def __init__(self, clock: list[float], base: float, days: float) -> None:
         self.clock = clock
         self.base = base
-        rate = 0.5 * math.erfc(base / math.sqrt(2.0))
-        self.count = _PRIOR_MINUTES * rate
-        self.excess = self.count * 2.0  # E[z^2 - base^2 | z > base] is about 2 for a normal
+        self.levels = [base + 0.5 * k for k in range(_LEVELS)]
+        self.count = [_PRIOR_MINUTES * 0.5 * math.erfc(t / math.sqrt(2.0)) for t in self.levels]
+        self.excess = [
+            _PRIOR_MINUTES * (math.exp(-t * t / 2.0) / math.sqrt(2.0 * math.pi)) - c * t
+            for t, c in zip(self.levels, self.count, strict=True)
+        ]
         self.log_p = math.log(1.0 / (days * 1440.0))
         self.limit = base
         self.refresh()
-        self.normal = self.limit  # the limit of a series the model fits (the prior's)
+        self.normal = self.limit
 
     def add(self, z: float, weight: float = 1.0) -> None:
         """Account one minute's score (the engine counts the minute on `clock` itself)."""
         if z > self.base:
-            self.count += weight
-            self.excess += weight * (z * z - self.base * self.base)
-            self.refresh()
+            zc = z if z < _Z_CAP else _Z_CAP
+            count, excess = self.count, self.excess
+            for k, t in enumerate(self.levels):
+                if zc <= t:
+                    break
+                count[k] += weight
+                excess[k] += weight * (zc - t)
 
     def decay(self, factor: float) -> None:
         """Age the counts by `factor` (the engine calls this once a day for each tail)."""
-        self.count *= factor
-        self.excess *= factor
+        self.count = [c * factor for c in self.count]
+        self.excess = [e * factor for e in self.excess]
         self.refresh()
 
     def refresh(self) -> None:
         """Recompute `limit` from the counts."""
         n = self.clock[0]
-        if self.count <= 0.0 or n <= 0.0:
+        count = self.count
+        k = len(count) - 1
+        while k > 0 and count[k] < 1.0:
+            k -= 1
+        c = count[k]
+        if c <= 0.0 or n <= 0.0:
             self.limit = self.base
             return
-        s2 = 0.5 * self.excess / self.count
-        gap = math.log(self.count / n) - self.log_p
-        self.limit = math.sqrt(self.base * self.base + 2.0 * s2 * gap) if gap > 0 else self.base
+        t = self.levels[k]
+        scale = self.excess[k] / c
+        gap = math.log(c / n) - self.log_p
+        self.limit = t + scale * gap if gap > 0 else t
 
 
 def tail_clock() -> list[float]:
@@ -118,3 +131,5 @@ def tail_clock() -> list[float]:
 
 
 _PRIOR_MINUTES = 1440.0
+_LEVELS = 20  # base .. base + 9.5
+_Z_CAP = 30.0

@@ -119,10 +119,31 @@ class Judging:
         if z is None:
             z = 0.0
         events = book.observe(name, Observation(m, sev, z, kind, x, mu))
-        if name in book.by_status and not late:
+        alert = book.by_status.get(name)
+        if alert is not None and not late:
             st.evidence.absorb()  # the open alert has this evidence; judge what comes next
-            st.pending.clear()  # the build-up of an incident is not normal
+            if st.pending:
+                # The build-up of an incident is not normal, unless the alert proves a blip
+                # (see _settle_held): keep its scores until the alert resolves.
+                if st.held_alert != alert.id:
+                    st.held_alert = alert.id
+                    st.held.clear()
+                st.held.extend(st.pending)
+                st.pending.clear()
         return events
+
+    def _settle_held(self, st: _Status) -> None:
+        """The alert that held a build-up has resolved: if it was a blip (abnormal for at most
+        `blip_minutes`), its scores teach the tails, so bursts a series keeps having stop
+        paging; a sustained incident teaches nothing."""
+        alert = self.book.resolved.get(st.held_alert)
+        if alert is not None and alert.last_seen - alert.first_seen <= self._blip_span:
+            w = self._blip_weight
+            for _m, seen in st.held:
+                for tail, z in seen:
+                    tail.add(z, w)
+        st.held.clear()
+        st.held_alert = -1
 
     def _evidence(self, st: _Status, m: int, x: int, buf: _Minute) -> tuple[int, float, float, str]:
         """(severity, evidence, expected count, kind) of a status's complete bucket m.
@@ -233,6 +254,8 @@ class Judging:
                             best = e
                         if e > short and w <= 5:
                             short = e
+            if best > 2.0:
+                best, short = _combined(tails[-1], best, short, seen if learn else None)
             # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
             kind = "spike" if short >= self._low or short >= best else "shift"
         if st.drop and has_count:
@@ -265,6 +288,8 @@ class Judging:
                         e = cap
                     if e > dbest and s_j <= keep * m_j:
                         dbest = e
+            if dbest > 2.0:
+                dbest, _short = _combined(tails[-1], dbest, 0.0, seen if learn else None)
             if dbest > best or not st.spike:
                 best, mu_best, kind = dbest, vals[d], "drop"
         st.rise_clock[0] += 1.0
@@ -290,17 +315,29 @@ class Judging:
         # alert teaches them too, with less weight, so a pattern that keeps coming back
         # (bursts of a bursty series) stops paging while a few real incidents do not.
         if seen:
-            if sev < 2:
-                st.pending.append((m, seen))
-            elif self._alert_weight > 0.0:
-                for tail, z in seen:
-                    tail.add(z, self._alert_weight)
+            st.pending.append((m, seen))
+        if st.held and learn:
+            self._settle_held(st)
         pending = st.pending
         horizon = m - self._learn_delay
         while pending and pending[0][0] <= horizon:
             for tail, z in pending.popleft()[1]:
                 tail.add(z)
         return sev, best, mu_best, kind
+
+
+def _combined(
+    tail: Tail, best: float, short: float, seen: list[tuple[Tail, float]] | None
+) -> tuple[float, float]:
+    """(best, short) lowered by how far the learned tail of the best evidence over all windows
+    lifts it: each window is calibrated on its own, and this spends one false-alarm budget
+    across them, since a burst shows in several windows at once."""
+    if seen is not None:
+        seen.append((tail, best))
+    off = tail.limit - tail.normal
+    if off > 0.0:
+        return best - off, short - off
+    return best, short
 
 
 def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:

@@ -27,6 +27,8 @@ class _Status:
         "evidence_epoch",
         "evidence_minute",
         "gaps",
+        "held",
+        "held_alert",
         "last_data",
         "level",
         "level_epoch",
@@ -83,6 +85,9 @@ class _Status:
         # Window scores waiting to teach the tails, (minute, [(tail, score)]): a minute is
         # learned as normal once the longest window has passed it without an alert opening.
         self.pending: deque[tuple[int, list[tuple[Tail, float]]]] = deque()
+        # ...and those of an alert's build-up, until the alert shows whether it was a blip.
+        self.held: list[tuple[int, list[tuple[Tail, float]]]] = []
+        self.held_alert = -1
         # Long-memory dispersion of each view: exponentially weighted sums of the squared
         # residual, the expectation and its square, and their weight.
         self.phi_level = [0.0, 0.0, 0.0, 0.0]
@@ -91,8 +96,10 @@ class _Status:
         self.rise_clock = tail_clock()
         self.drop_clock = tail_clock()
         base, days = cfg.tail_base, cfg.tail_days
-        self.rise_tails = [Tail(self.rise_clock, base, days) for _ in cfg.windows] * self.spike
-        self.drop_tails = [Tail(self.drop_clock, base, days) for _ in cfg.windows] * self.drop
+        # One tail per window, then one of the evidence over all windows (the last).
+        tails = len(cfg.windows) + 1
+        self.rise_tails = [Tail(self.rise_clock, base, days) for _ in range(tails)] * self.spike
+        self.drop_tails = [Tail(self.drop_clock, base, days) for _ in range(tails)] * self.drop
         self.level_mu = 0.0
         self.level_upper: float | None = None
         self.level_x: int | None = None  # last count scored against level_mu, and its score
