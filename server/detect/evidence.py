@@ -80,7 +80,7 @@ class Tail:
     def __init__(self, clock: list[float], base: float, days: float) -> None:
         self.clock = clock
         self.base = base
-        self.levels = [base + 0.5 * k for k in range(_LEVELS)]
+        self.levels = [base + _STEP * k for k in range(_LEVELS)]
         self.count = [_PRIOR_MINUTES * 0.5 * math.erfc(t / math.sqrt(2.0)) for t in self.levels]
         self.excess = [
             _PRIOR_MINUTES * (math.exp(-t * t / 2.0) / math.sqrt(2.0 * math.pi)) - c * t
@@ -94,7 +94,8 @@ class Tail:
     def add(self, z: float, weight: float = 1.0) -> None:
         """Account one minute's score (the engine counts the minute on `clock` itself)."""
         if z > self.base:
-            zc = z if z < _Z_CAP else _Z_CAP
+            top = self.levels[-1] + _STEP  # beyond the ladder a score says no more
+            zc = z if z < top else top
             count, excess = self.count, self.excess
             for k, t in enumerate(self.levels):
                 if zc <= t:
@@ -132,4 +133,4 @@ def tail_clock() -> list[float]:
 
 _PRIOR_MINUTES = 1440.0
 _LEVELS = 20  # base .. base + 9.5
-_Z_CAP = 30.0
+_STEP = 0.5

@@ -1,0 +1,106 @@
+"""Learned tails: each status is judged on rarity against its own past, so bursts a series
+keeps having stop paging while incidents, however often they come, keep paging."""
+
+from __future__ import annotations
+
+import random
+
+from server.detect.config import DetectConfig
+from server.detect.evidence import Tail, tail_clock
+from server.records import Record
+from server.tools.backtest import Raised, replay
+from server.tools.traffic import WEEK_START, poisson
+
+DAY = 86_400
+MINUTES_A_DAY = 1440
+
+
+def fed_tail(scores: list[float]) -> Tail:
+    """A tail that has seen these scores, one a minute (the engine's own accounting)."""
+    clock = tail_clock()
+    config = DetectConfig()
+    tail = Tail(clock, config.tail_base, config.tail_days)
+    for i, z in enumerate(scores):
+        clock[0] += 1.0
+        tail.add(z)
+        if i % 60 == 0:
+            tail.refresh()
+    tail.refresh()
+    return tail
+
+
+def normal_scores(days: int, seed: int = 1) -> list[float]:
+    rng = random.Random(seed)
+    return [rng.gauss(0.0, 1.0) for _ in range(days * MINUTES_A_DAY)]
+
+
+def test_a_series_the_model_fits_keeps_the_prior_limit() -> None:
+    tail = fed_tail(normal_scores(7))
+    assert abs(tail.limit - tail.normal) < 0.5
+
+
+def test_bursts_a_few_times_a_day_lift_the_limit_beyond_them() -> None:
+    scores = normal_scores(7)
+    for day in range(7):
+        for k in range(3):  # three bursts a day scoring 6
+            scores[day * MINUTES_A_DAY + 300 * k + 17] = 6.0
+    tail = fed_tail(scores)
+    assert tail.limit > 6.0
+    assert tail.limit - tail.normal > 2.0
+
+
+def test_one_huge_score_lifts_a_tail_only_to_the_top_of_its_ladder() -> None:
+    # The normal-shaped fit this replaced took the square of every score: one incident minute
+    # at 400 put the limit out of reach for weeks.
+    base = normal_scores(3)
+    large = fed_tail([*base, 9.0])
+    huge = fed_tail([*base, 400.0])
+    assert 8.5 < large.limit < 10.0
+    assert huge.levels[-1] < huge.limit < huge.levels[-1] + 1.0
+
+
+# --------------------------------------------------------------------- through the engine
+
+
+def sparse_feed(days: int, bursts: list[tuple[int, int, int]], seed: int = 3) -> list[Record]:
+    """Approvals about 100 a minute and `failed` at 0.3 a minute, plus bursts of `failed`
+    given as (start minute, length in minutes, extra failed a minute)."""
+    rng = random.Random(seed)
+    extra: dict[int, int] = {}
+    for start, length, per_minute in bursts:
+        for m in range(start, start + length):
+            extra[m] = per_minute
+    records = []
+    for m in range(days * MINUTES_A_DAY):
+        ts = WEEK_START + 60 * m
+        records.append(Record(ts, "approved", poisson(rng, 100.0)))
+        records.append(Record(ts, "failed", poisson(rng, 0.3) + extra.get(m, 0)))
+    return records
+
+
+def opened_in(alerts: list[Raised], start: int, length: int) -> bool:
+    t0 = WEEK_START + 60 * start
+    return any(a.status == "failed" and t0 <= a.start <= t0 + 60 * (length + 5) for a in alerts)
+
+
+def test_a_short_burst_that_keeps_coming_back_stops_paging() -> None:
+    # Two clean days, then a 3-minute burst of 8 a minute (against 0.3) four times a day.
+    bursts = [
+        (day * MINUTES_A_DAY + hour * 60 + 11, 3, 8)
+        for day in range(2, 9)
+        for hour in (3, 9, 15, 21)
+    ]
+    alerts = replay(sparse_feed(9, bursts), DetectConfig())
+    paged = [opened_in(alerts, start, length) for start, length, _ in bursts]
+    assert all(paged[:2]), paged  # new to the status: they page
+    assert not any(paged[-8:]), paged  # the last two days: the status's own normal
+
+
+def test_sustained_incidents_keep_paging_however_often_they_come() -> None:
+    # The same size of rise, but for 30 minutes: twice a day for five days.
+    incidents = [
+        (day * MINUTES_A_DAY + hour * 60 + 11, 30, 8) for day in range(2, 7) for hour in (4, 16)
+    ]
+    alerts = replay(sparse_feed(7, incidents), DetectConfig())
+    paged = [opened_in(alerts, start, 3) for start, _length, _ in incidents]  # within 8 min
+    assert all(paged), paged
