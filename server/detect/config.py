@@ -26,6 +26,7 @@ class DetectConfig:
     weekday_min_days: int = 3  # days of one day-type needed before weekday/weekend profiles
     dispersion_floor: float = 0.002  # minimum over-dispersion (1/size of the NB)
     dispersion_days: float = 3.0  # memory of the dispersion the window sums are judged with
+    dispersion_cap: float = 0.05  # ...and its maximum: burstiness beyond is the tails' job
     clip_score: float = 3.0  # values beyond this score enter the baselines clipped
     rise_clip_score: float = 1.0  # ...and rises of drop-judged statuses beyond this one
     low: float = 3.0  # score thresholds of the per-minute test
@@ -97,6 +98,8 @@ class DetectConfig:
             raise ValueError("[detect] tail_days and tail_memory_days must be greater than 0")
         if self.dispersion_floor <= 0:
             raise ValueError("[detect] dispersion_floor must be greater than 0")
+        if self.dispersion_cap < self.dispersion_floor:
+            raise ValueError("[detect] dispersion_cap must not be below dispersion_floor")
 
     def as_dict(self) -> dict[str, object]:
         """Plain values, e.g. for documentation or `--json` output."""

@@ -85,6 +85,7 @@ class Engine(Judging, Settling, Timers):
         self._learn_delay = max(config.windows) * b
         self._phi_keep = 1.0 - 1.0 / (config.dispersion_days * 1440)
         self._phi_weight = 360.0
+        self._phi_cap = config.dispersion_cap
         self._min_count = config.spike_min_count
         self._tail_decay = math.exp(-1.0 / config.tail_memory_days)
         self._drop_others = tuple(s for s in config.drop_statuses if s != TOTAL)

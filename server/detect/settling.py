@@ -117,7 +117,7 @@ class Settling:
             mu = fit.coef * n_other if fit.minutes else None  # before the refit below
             rate.add(xf, float(n_other), fit, floor)
             st.phi_r = long_dispersion(
-                st.phi_rate, xf, mu, self._phi_keep, self._phi_weight, fit.phi, floor
+                st.phi_rate, xf, mu, self._phi_keep, self._phi_weight, fit.phi, floor, self._phi_cap
             )
         level = st.level
         if level is not None:
@@ -148,7 +148,14 @@ class Settling:
             mu = fit.coef * shape if fit.minutes else None
             level.add(xf, shape, fit, floor)
             st.phi_l = long_dispersion(
-                st.phi_level, xf, mu, self._phi_keep, self._phi_weight, fit.phi, floor
+                st.phi_level,
+                xf,
+                mu,
+                self._phi_keep,
+                self._phi_weight,
+                fit.phi,
+                floor,
+                self._phi_cap,
             )
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned

@@ -129,10 +129,12 @@ def long_dispersion(
     weight: float,
     fallback: float,
     floor: float,
+    cap: float,
 ) -> float:
     """A view's long-memory dispersion: decay its sums [resid2, sum_mu, sum_mu2, n] by
     `keep`, add this bucket's count `x` against `mu` (None: the view has no fit yet), and
-    return the moment estimate once the sums hold `weight` buckets, else `fallback`."""
+    return the moment estimate once the sums hold `weight` buckets, else `fallback`; always
+    within [floor, cap]."""
     r2, s1, s2, n = sums
     if mu is not None:
         d = x - mu
@@ -140,9 +142,9 @@ def long_dispersion(
         sums[1] = s1 = s1 * keep + mu
         sums[2] = s2 = s2 * keep + mu * mu
         sums[3] = n = n * keep + 1.0
-    if n < weight or s2 <= 0.0:
-        return fallback
-    phi = (r2 - s1) / s2
+    phi = fallback if n < weight or s2 <= 0.0 else (r2 - s1) / s2
+    if phi > cap:
+        return cap
     return phi if phi > floor else floor
 
 
