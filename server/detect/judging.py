@@ -164,13 +164,13 @@ class Judging:
         level_fit = st.level_fit
         has_count = level_fit.minutes > 0
         # One look at the profile for both expectations (see count_expected, drop_expected).
-        _shape, lower, upper, daily = st.profile.shapes(m)
+        _shape, lower, upper, daily, rise = st.profile.shapes(m)
         seasonal = daily > 0.0
         if st.spike:
             has_rate = st.rate_fit.minutes > 0
             if has_count:
                 coef = level_fit.coef
-                mu_c = (daily if daily > coef else coef) * upper
+                mu_c = (rise if rise > coef else coef) * upper
             else:
                 mu_c = float(x)
             if has_rate:
@@ -219,7 +219,7 @@ class Judging:
                 if has_count:
                     phi = st.phi_l
                     fixed = phi * level_fit.spread + 1.0 / level_fit.info
-                    specs.append((1, phi, fixed, not seasonal))
+                    specs.append((1, phi, fixed, rise <= 0.0))
                 last = 1 if has_count else 2  # the ratio is against the last view
                 tails = st.rise_tails
                 for j, w in enumerate(windows):

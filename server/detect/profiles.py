@@ -26,6 +26,7 @@ class HourProfile:
         "_min_days",
         "_own",
         "_prior",
+        "_rise_own",
         "_shapes",
         "epoch",
         "pooled",
@@ -44,11 +45,12 @@ class HourProfile:
         self._cur_n = 0
         self._cache: dict[int, tuple[list[float], float] | None] = {}
         # shape() by minute: the engine asks for the same few minutes again and again.
-        self._shapes: dict[int, tuple[float, float, float, float]] = {}
+        self._shapes: dict[int, tuple[float, float, float, float, float]] = {}
         # Changes when a day type's profile appears or turns typed: shapes learned before
         # are then on another scale (the engine re-weighs its level windows).
         self.epoch = 0
         self._own = [True, True]  # _own_level by day type, updated when an hour is pushed
+        self._rise_own = [True, True]  # _rise_level by day type, likewise
 
     def add(self, minute: int, value: float) -> None:
         """Account one settled minute (epoch seconds of its start)."""
@@ -70,6 +72,8 @@ class HourProfile:
         self._cache.clear()
         self._shapes.clear()
         self._own = [self._own_level(0), self._own_level(1)]
+        deep = all(len(d) >= self._min_days for d in self.pooled)
+        self._rise_own = [self._own[0] or deep, self._own[1] or deep]
         if self._kind() != before:
             self.epoch += 1
 
@@ -113,12 +117,15 @@ class HourProfile:
         """Relative level of this time of day (1.0 = daily average; 1.0 without a full day)."""
         return self.shapes(minute)[0]
 
-    def shapes(self, minute: int) -> tuple[float, float, float, float]:
-        """(shape, lower, upper, daily mean): the interpolated shape, the lower and higher of
-        it and the shape of this hour alone, and the mean count per minute of the day type
-        (0.0 without a full day). A traffic step at an hour boundary (a shop opening) is then
-        not half-expected in the half hour before it: rises are judged against the upper
-        shape, drops against the lower one."""
+    def shapes(self, minute: int) -> tuple[float, float, float, float, float]:
+        """(shape, lower, upper, daily mean, rise mean): the interpolated shape, the lower and
+        higher of it and the shape of this hour alone, the mean count per minute of the day
+        type (0.0 without a full day of it), and the mean that rises are judged against.
+        A traffic step at an hour boundary (a shop opening) is then not half-expected in the
+        half hour before it: rises are judged against the upper shape, drops against the lower
+        one. The rise mean is the daily mean, or the pooled one once every hour has
+        `weekday_min_days` days (a median over that many resists a bad day): a first Saturday
+        may be quieter than the weekdays, which excuses no drop, but its shop still opens."""
         value = self._shapes.get(minute)
         if value is None:
             if len(self._shapes) >= _SHAPES_KEPT:
@@ -131,14 +138,15 @@ class HourProfile:
         mean = self.shapes(minute)[3]
         return mean if mean > 0.0 else None
 
-    def _shape(self, minute: int) -> tuple[float, float, float, float]:
+    def _shape(self, minute: int) -> tuple[float, float, float, float, float]:
         weekend = 1 if (minute // 86400 + 3) % 7 >= 5 else 0  # _weekend(minute), written out
         prof = self._profile(weekend)
         if prof is None:
-            return 1.0, 1.0, 1.0, 0.0
+            return 1.0, 1.0, 1.0, 0.0, 0.0
         values, mean = prof
         prior = self._prior  # shrinks the shapes of a sparse status towards flat
         daily = mean if self._own[weekend] else 0.0
+        rise = mean if self._rise_own[weekend] else 0.0
         mean += prior
         day = minute % 86400
         pos = day / 3600.0 - 0.5
@@ -152,8 +160,8 @@ class HourProfile:
         if step < 0.02:
             step = 0.02
         if step < shape:
-            return shape, step, shape, daily
-        return shape, shape, step, daily
+            return shape, step, shape, daily, rise
+        return shape, shape, step, daily, rise
 
 
 def _weekend(epoch: int) -> int:

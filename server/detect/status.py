@@ -140,7 +140,7 @@ class _Status:
         return self.level_mu
 
     def drop_expected(self, m: int) -> float:
-        _shape, lower, _upper, seasonal = self.profile.shapes(m)
+        _shape, lower, _upper, seasonal, _rise = self.profile.shapes(m)
         coef = self.level_fit.coef
         if 0.0 < seasonal < coef:
             coef = seasonal
@@ -150,7 +150,7 @@ class _Status:
         """Expected count of bucket m on the status's own count history, for rises: the
         higher of the recent level and the seasonal one (coming back after a fall, or a
         quiet night before the usual morning, is no rise), times the upper shape."""
-        _shape, _lower, upper, seasonal = self.profile.shapes(m)
+        _shape, _lower, upper, _daily, seasonal = self.profile.shapes(m)
         coef = self.level_fit.coef
         if seasonal > coef:
             coef = seasonal

@@ -97,9 +97,12 @@ def test_a_short_burst_that_keeps_coming_back_stops_paging() -> None:
 
 
 def test_sustained_incidents_keep_paging_however_often_they_come() -> None:
-    # The same size of rise, but for 30 minutes: twice a day for five days.
+    # The same size of rise, but for 30 minutes: twice a day for five days, at hours that
+    # differ from day to day (one at the same hour every day is a daily pattern, and learned).
     incidents = [
-        (day * MINUTES_A_DAY + hour * 60 + 11, 30, 8) for day in range(2, 7) for hour in (4, 16)
+        (day * MINUTES_A_DAY + (hour + 5 * day) % 24 * 60 + 11, 30, 8)
+        for day in range(2, 7)
+        for hour in (4, 16)
     ]
     alerts = replay(sparse_feed(7, incidents), DetectConfig())
     paged = [opened_in(alerts, start, 3) for start, _length, _ in incidents]  # within 8 min
