@@ -9,7 +9,16 @@ import pytest
 
 from server.detect.config import DetectConfig
 from server.detect.profiles import HourProfile
-from server.detect.stats import Window, dispersion, fit_baseline, limit, median, score, severity_of
+from server.detect.stats import (
+    Window,
+    dispersion,
+    fit_baseline,
+    limit,
+    long_dispersion,
+    median,
+    score,
+    severity_of,
+)
 
 POISSON = 1e12  # an NB size this large is a Poisson
 
@@ -126,6 +135,42 @@ def test_hour_profile_shape_is_flat_without_a_full_day_and_follows_the_cycle_aft
         prof.add(day0 + minute * 60, 100.0 if 10 <= hour < 16 else 10.0)
     assert prof.shape(day0 + 86400 + 13 * 3600) > 2.0
     assert prof.shape(day0 + 86400 + 3 * 3600) < 0.5
+
+
+def test_a_first_weekend_judges_rises_on_the_pooled_profile_only_once_it_holds_three_days() -> None:
+    """Drops keep the day type's own level; rises take the pooled one once its medians rest
+    on `weekday_min_days` days, so a first Saturday's opening hour is expected."""
+    day0 = 1751846400  # a Monday
+    saturday_9 = day0 + 5 * 86400 + 9 * 3600
+
+    def weekdays(n: int) -> HourProfile:
+        prof = HourProfile(days=14, min_days=3)
+        for minute in range(n * 1440 + 1):
+            hour = (minute // 60) % 24
+            prof.add(day0 + minute * 60, 100.0 if 9 <= hour < 17 else 0.0)
+        return prof
+
+    _shape, _lower, _upper, daily, rise = weekdays(2).shapes(saturday_9)
+    assert daily == 0.0 and rise == 0.0  # two weekdays say nothing of a Saturday
+    _shape, _lower, _upper, daily, rise = weekdays(4).shapes(saturday_9)
+    assert daily == 0.0  # no drop is judged against weekday traffic
+    assert rise == pytest.approx(100.0 / 3.0)  # the pooled daily mean
+
+
+def test_long_dispersion_stays_within_floor_and_cap() -> None:
+    sums = [0.0, 0.0, 0.0, 0.0]
+    phi = 0.0
+    for i in range(1000):  # bursts: 0 most minutes, 40 every tenth, against an expected 4
+        phi = long_dispersion(
+            sums, 40.0 if i % 10 == 0 else 0.0, 4.0, 0.999, 360.0, 1.0, 0.002, 0.05
+        )
+    assert phi == 0.05
+    calm = [0.0, 0.0, 0.0, 0.0]
+    for _ in range(1000):
+        phi = long_dispersion(calm, 4.0, 4.0, 0.999, 360.0, 1.0, 0.002, 0.05)
+    assert phi == 0.002
+    # Before `weight` buckets the fallback is used, also within the bounds.
+    assert long_dispersion([0.0] * 4, 4.0, 4.0, 0.999, 360.0, 9.0, 0.002, 0.05) == 0.05
 
 
 def test_config_from_mapping_accepts_known_keys() -> None:
