@@ -38,6 +38,7 @@ class DetectConfig:
     drop_statuses: tuple[str, ...] = ("approved", TOTAL)
     spike_exempt: tuple[str, ...] = ("approved",)  # statuses never judged for rises
     count_window: int = 180  # minutes behind a status's own count level (rises, count view)
+    thin_level_minutes: float = 60.0  # a count level resting on less exposure is no level
     windows: tuple[int, ...] = (1, 2, 3, 5, 15, 60)  # sums of the last W minutes judged together
     window_budget: float = 0.0  # a W-minute sum may be W**this times likelier to pass than one
     tail_days: float = 10.0  # a normal minute passes a learned tail's limit once in this

@@ -164,8 +164,9 @@ class Judging:
         level_fit = st.level_fit
         has_count = level_fit.minutes > 0
         # One look at the profile for both expectations (see count_expected, drop_expected).
-        _shape, lower, upper, daily, rise = st.profile.shapes(m)
+        _shape, lower, upper, daily, pooled = st.profile.shapes(m)
         seasonal = daily > 0.0
+        rise = st.rise_level(daily, pooled) if st.spike else 0.0
         if st.spike:
             has_rate = st.rate_fit.minutes > 0
             if has_count:

@@ -238,6 +238,7 @@ class Window:
         fit.phi = phi
         fit.info = info
         fit.spread = spread
+        fit.exposure = sw
         fit.minutes = self.n
         fit.nb_size = 1.0 / (phi * (1.0 + spread) + 1.0 / info)
         return total
@@ -255,6 +256,7 @@ class Baseline:
     phi: float = 0.002
     info: float = 0.0  # counts behind the estimate; more = less uncertain
     spread: float = 0.0  # sum(w^2)/sum(w)^2: 1/n for equal weights
+    exposure: float = 0.0  # sum(w): minutes at the mean level behind the estimate
     minutes: int = 0
     nb_size: float = 1.0
 

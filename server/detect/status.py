@@ -54,6 +54,7 @@ class _Status:
         "settled",
         "spike",
         "spike_ratio",
+        "thin_exposure",
     )
 
     @property
@@ -65,6 +66,7 @@ class _Status:
         self.name = name
         self.spike = not total and name not in cfg.spike_exempt
         self.spike_ratio = cfg.spike_min_ratio
+        self.thin_exposure = cfg.thin_level_minutes
         self.drop = total or name in cfg.drop_statuses
         self.profile = HourProfile(cfg.season_days, cfg.weekday_min_days, cfg.shape_prior)
         self.rate = Window(cfg.rate_window) if self.spike else None
@@ -150,11 +152,21 @@ class _Status:
         """Expected count of bucket m on the status's own count history, for rises: the
         higher of the recent level and the seasonal one (coming back after a fall, or a
         quiet night before the usual morning, is no rise), times the upper shape."""
-        _shape, _lower, upper, _daily, seasonal = self.profile.shapes(m)
+        _shape, _lower, upper, daily, pooled = self.profile.shapes(m)
+        seasonal = self.rise_level(daily, pooled)
         coef = self.level_fit.coef
         if seasonal > coef:
             coef = seasonal
         return coef * upper
+
+    def rise_level(self, daily: float, pooled: float) -> float:
+        """The seasonal level rises are judged against: the day type's own, or else the pooled
+        one while the recent level rests on too little exposure to be a level (the hours
+        behind it are ones the profile says are near empty, such as the night before a
+        weekend's first opening); 0.0 when there is neither."""
+        if daily > 0.0:
+            return daily
+        return pooled if self.level_fit.exposure < self.thin_exposure else 0.0
 
     def level_score(self, x: int) -> float:
         """score(x, level_mu, level size) for the bucket of the last `level_expected`."""
