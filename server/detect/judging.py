@@ -312,9 +312,8 @@ class Judging:
             sev = 2
         else:
             sev = 1 if best >= self._low else 0
-        # Normal minutes teach the tails what this status does; a minute that may open an
-        # alert teaches them too, with less weight, so a pattern that keeps coming back
-        # (bursts of a bursty series) stops paging while a few real incidents do not.
+        # A minute's scores teach the tails once the longest window has passed it without an
+        # alert opening; those of an alert's build-up wait for the alert (`_settle_held`).
         if seen:
             st.pending.append((m, seen))
         if st.held and learn:
