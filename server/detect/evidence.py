@@ -102,6 +102,7 @@ class Tail:
                     break
                 count[k] += weight
                 excess[k] += weight * (zc - t)
+            self.refresh()  # as taught: the limit must not wait for the hour (see refresh)
 
     def decay(self, factor: float) -> None:
         """Age the counts by `factor` (the engine calls this once a day for each tail)."""
