@@ -216,13 +216,14 @@ class Engine(Judging, Settling, Timers):
         after the largest the store has used."""
         self.book.restore(alerts, silences, next_alert_id, next_silence_id)
         # A build-up held for an alert of the replaced book belongs to the same incident's
-        # alert in this one, if it is open; otherwise nothing is waiting for it.
+        # alert in this one if that is open; if not, the store says the incident is over.
         for st in self.statuses.values():
             if st.held:
                 alert = self.book.by_status.get(st.name)
                 if alert is None:
-                    st.held.clear()
-                st.held_alert = -1 if alert is None else alert.id
+                    self._settle_held(st)
+                else:
+                    st.held_for = alert
 
     # ------------------------------------------------------------ operator actions
 

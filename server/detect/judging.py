@@ -6,6 +6,7 @@ from __future__ import annotations
 from server.detect.config import TOTAL
 from server.detect.evidence import Tail
 from server.detect.lifecycle import (
+    Alert,
     AlertEvent,
     Observation,
 )
@@ -115,7 +116,12 @@ class Judging:
             st.evidence_minute = m
             sev, z, mu, kind = self._evidence(st, m, x, buf)
         if sev < 2:
-            return book.observe_normal(name, m, sev)
+            events = book.observe_normal(name, m, sev)
+            if events and st.held:
+                for event in events:  # settled as it resolves: a takeover may follow
+                    if event.type == "resolved" and event.alert_id == st.held_for.id:
+                        self._settle_held(st, event.alert)
+            return events
         if z is None:
             z = 0.0
         events = book.observe(name, Observation(m, sev, z, kind, x, mu))
@@ -125,25 +131,26 @@ class Judging:
             if st.pending:
                 # The build-up of an incident is not normal, unless the alert proves a blip
                 # (see _settle_held): keep its scores until the alert resolves.
-                if st.held_alert != alert.id:
-                    st.held_alert = alert.id
+                if st.held_for is not alert:
+                    st.held_for = alert
                     st.held.clear()
                 st.held.extend(st.pending)
                 st.pending.clear()
         return events
 
-    def _settle_held(self, st: _Status) -> None:
+    def _settle_held(self, st: _Status, alert: Alert | None = None) -> None:
         """The alert that held a build-up has resolved: if it was a blip (abnormal for at most
         `blip_minutes`), its scores teach the tails, so bursts a series keeps having stop
         paging; a sustained incident teaches nothing."""
-        alert = self.book.resolved.get(st.held_alert)
+        if alert is None:
+            alert = st.held_for
         if alert is not None and alert.last_seen - alert.first_seen <= self._blip_span:
             w = self._blip_weight
             for _m, seen in st.held:
                 for tail, z in seen:
                     tail.add(z, w)
         st.held.clear()
-        st.held_alert = -1
+        st.held_for = None
 
     def _evidence(self, st: _Status, m: int, x: int, buf: _Minute) -> tuple[int, float, float, str]:
         """(severity, evidence, expected count, kind) of a status's complete bucket m.

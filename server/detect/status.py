@@ -6,6 +6,7 @@ from collections import deque
 
 from server.detect.config import DetectConfig
 from server.detect.evidence import Evidence, Tail, tail_clock
+from server.detect.lifecycle import Alert
 from server.detect.profiles import HourProfile
 from server.detect.stats import Baseline, Window, limit, score
 
@@ -28,7 +29,7 @@ class _Status:
         "evidence_minute",
         "gaps",
         "held",
-        "held_alert",
+        "held_for",
         "last_data",
         "level",
         "level_epoch",
@@ -89,7 +90,7 @@ class _Status:
         self.pending: deque[tuple[int, list[tuple[Tail, float]]]] = deque()
         # ...and those of an alert's build-up, until the alert shows whether it was a blip.
         self.held: list[tuple[int, list[tuple[Tail, float]]]] = []
-        self.held_alert = -1
+        self.held_for: Alert | None = None  # the alert the build-up waits for
         # Long-memory dispersion of each view: exponentially weighted sums of the squared
         # residual, the expectation and its square, and their weight.
         self.phi_level = [0.0, 0.0, 0.0, 0.0]

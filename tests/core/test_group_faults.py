@@ -227,7 +227,15 @@ def _settled_as_without_faults(cluster: Cluster, feeder: Feeder, calm: list[tupl
     and the alerts of the run without faults."""
     wait_until(lambda: _resolved_and_drained(cluster.url), timeout=60)
     _assert_stored_once(feeder, cluster.url)
-    assert [a[:3] for a in _alerts(cluster.url)] == calm
+    alerts = [a[:3] for a in _alerts(cluster.url)]
+    assert [a[:2] for a in alerts] == [a[:2] for a in calm]
+    # One alert per spike, opened within the spike. Not always in the same minute: what the
+    # learned tails took from the first spike (a blip) lives in the leader's memory and is
+    # rebuilt by a new leader from the hour it replays, so the second spike may open a
+    # minute or two apart (docs/deploy.md, "What a takeover keeps").
+    for (_status, _kind, first_seen), spike in zip(alerts, SPIKES, strict=True):
+        assert START + spike.start * 60 <= first_seen < START + spike.stop * 60, alerts
+    assert alerts[0] == calm[0]
 
 
 @pytest.fixture
