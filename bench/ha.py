@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from load import BATCH_CONNECTIONS, POST_BATCH, check_stored, measure
+from load import BATCH_CONNECTIONS, POST_BATCH, batch_env, check_stored, measure, single_env
 from report import machine, table
 from servers import (
     CODE_SEEN,
@@ -216,36 +216,26 @@ def ingest_round(
 ) -> dict[str, Any]:
     """One round: every setup in turn, single records then batches, each on a fresh store."""
     out: dict[str, Any] = {"round": number}
-    single_env = {"BENCH_BASE": str(int(time.time()) - 60 * 86_400)}
-    batch_env = {
-        "BENCH_BASE": str(int(time.time()) - 3 * 365 * 86_400),
-        "BENCH_BATCH": str(POST_BATCH),
-    }
+    phases = (
+        ("single", SINGLE_CONNECTIONS, 1, single_env()),
+        ("batch", BATCH_CONNECTIONS, POST_BATCH, batch_env()),
+    )
     for kind, count in SETUPS:
         key = f"{kind}-{count}"
         entry: dict[str, Any] = {}
-        with group(kind, count, f"{key}-r{number}-single", work, cluster, problems) as servers:
-            entry["single"] = spread(
-                servers,
-                cluster,
-                mode="single",
-                connections=SINGLE_CONNECTIONS,
-                cfg=cfg,
-                per_request=1,
-                env=single_env,
-                problems=problems,
-            )
-        with group(kind, count, f"{key}-r{number}-batch", work, cluster, problems) as servers:
-            entry["batch"] = spread(
-                servers,
-                cluster,
-                mode="batch",
-                connections=BATCH_CONNECTIONS,
-                cfg=cfg,
-                per_request=POST_BATCH,
-                env=batch_env,
-                problems=problems,
-            )
+        for phase, connections, per_request, env in phases:
+            name = f"{key}-r{number}-{phase}"
+            with group(kind, count, name, work, cluster, problems) as servers:
+                entry[phase] = spread(
+                    servers,
+                    cluster,
+                    mode=phase,
+                    connections=connections,
+                    cfg=cfg,
+                    per_request=per_request,
+                    env=env,
+                    problems=problems,
+                )
         out[key] = entry
     base = out["sqlite-1"]
     for kind, count in SETUPS:

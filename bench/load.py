@@ -111,6 +111,18 @@ def check_stored(
         problems.append(f"txmon acknowledged {acked:,} records but stores {stored:,}")
 
 
+def single_env() -> dict[str, str]:
+    """wrk's environment for single-record POSTs: four records (one per status) per minute
+    from 60 days ago, room for 345,600 requests."""
+    return {"BENCH_BASE": str(int(time.time()) - 60 * 86_400)}
+
+
+def batch_env() -> dict[str, str]:
+    """wrk's environment for batch POSTs: seven records (one per status) per minute from
+    three years ago, room for 11M records."""
+    return {"BENCH_BASE": str(int(time.time()) - 3 * 365 * 86_400), "BENCH_BATCH": str(POST_BATCH)}
+
+
 def measure_batch(
     server: Server, problems: list[str], *, warmup: float, seconds: float
 ) -> dict[str, Any]:
@@ -118,11 +130,7 @@ def measure_batch(
 
     Adds records/s and the server's CPU time per record over every thread (Python, SQLite,
     kernel)."""
-    # Seven records (one per status) per minute from three years ago: room for 11M records.
-    env = {
-        "BENCH_BASE": str(int(time.time()) - 3 * 365 * 86_400),
-        "BENCH_BATCH": str(POST_BATCH),
-    }
+    env = batch_env()
     with running(server, problems) as srv:
         result = measure(
             srv,

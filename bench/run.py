@@ -37,6 +37,7 @@ from load import (
     check_stored,
     measure,
     measure_batch,
+    single_env,
 )
 from report import acceptance, machine, report
 from servers import (
@@ -76,8 +77,7 @@ class Settings:
 def single_round(cfg: Settings, work: Path, problems: list[str], number: int) -> dict[str, Any]:
     """One round: the no-op server, the peer and txmon in turn, each on a fresh DB."""
     out: dict[str, Any] = {"round": number}
-    # Four records (one per status) per minute from 60 days ago: room for 345,600 requests.
-    env = {"BENCH_BASE": str(int(time.time()) - 60 * 86_400)}
+    env = single_env()
     kw: dict[str, Any] = {
         "mode": "single",
         "connections": 8,
