@@ -6,7 +6,6 @@ from __future__ import annotations
 from server.detect.config import TOTAL
 from server.detect.evidence import Tail
 from server.detect.lifecycle import (
-    Alert,
     AlertEvent,
     Observation,
 )
@@ -119,8 +118,8 @@ class Judging:
             events = book.observe_normal(name, m, sev)
             if events and st.held:
                 for event in events:  # settled as it resolves: a takeover may follow
-                    if event.type == "resolved" and event.alert_id == st.held_for.id:
-                        self._settle_held(st, event.alert)
+                    if event.type == "resolved" and event.alert is st.held_for:
+                        self._settle_held(st)
             return events
         if z is None:
             z = 0.0
@@ -138,12 +137,11 @@ class Judging:
                 st.pending.clear()
         return events
 
-    def _settle_held(self, st: _Status, alert: Alert | None = None) -> None:
-        """The alert that held a build-up has resolved: if it was a blip (abnormal for at most
-        `blip_minutes`), its scores teach the tails, so bursts a series keeps having stop
-        paging; a sustained incident teaches nothing."""
-        if alert is None:
-            alert = st.held_for
+    def _settle_held(self, st: _Status) -> None:
+        """The alert that held a build-up (`held_for`) is over: if it was a blip (abnormal
+        for at most `blip_minutes`), its scores teach the tails, so bursts a series keeps
+        having stop paging; a sustained incident teaches nothing."""
+        alert = st.held_for
         if alert is not None and alert.last_seen - alert.first_seen <= self._blip_span:
             w = self._blip_weight
             for _m, seen in st.held:
