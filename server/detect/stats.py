@@ -189,9 +189,52 @@ class Window:
 
     def add(self, x: float, w: float, fit: Baseline, floor: float) -> None:
         """`push(x, w)` then `refit(fit, floor)`: the engine does both for every status every
-        bucket."""
-        self.push(x, w)
-        self.refit(fit, floor)
+        bucket, so both are written out here, on the sums in locals (same operations, same
+        order, so the same floats)."""
+        ring = self.ring
+        sx, sx2, sw, sw2, sxw = self.sx, self.sx2, self.sw, self.sw2, self.sxw
+        n = self.n
+        if n == self.size:
+            ox, ow = ring.popleft()
+            sx -= ox
+            sx2 -= ox * ox
+            sw -= ow
+            sw2 -= ow * ow
+            sxw -= ox * ow
+        else:
+            self.n = n = n + 1
+        ring.append((x, w))
+        self.sx = sx = sx + x
+        self.sx2 = sx2 = sx2 + x * x
+        self.sw = sw = sw + w
+        self.sw2 = sw2 = sw2 + w * w
+        self.sxw = sxw = sxw + x * w
+        # refit(fit, floor) from here on (n > 0)
+        if sw <= _TINY:
+            c, phi, total = 0.0, floor, 0.0
+        else:
+            total = sx
+            if total < 0.0:
+                total = 0.0
+            c = (total + 0.5) / sw
+            resid2 = sx2 - 2.0 * c * sxw + c * c * sw2
+            if resid2 < 0.0:
+                resid2 = 0.0
+            sum_mu2 = c * c * sw2
+            if sum_mu2 <= _TINY:
+                phi = floor
+            else:
+                phi = (resid2 - c * sw) / sum_mu2
+                if not phi > floor:
+                    phi = floor
+        spread = sw2 / (sw * sw) if sw > _TINY else 1.0
+        info = total + 0.5
+        fit.coef = c
+        fit.phi = phi
+        fit.info = info
+        fit.spread = spread
+        fit.minutes = n
+        fit.nb_size = 1.0 / (phi * (1.0 + spread) + 1.0 / info)
 
     def reweigh(self, weights: list[float]) -> None:
         """Replace the weights of the kept pairs, oldest first (len(weights) == n)."""
