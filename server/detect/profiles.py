@@ -23,6 +23,7 @@ class HourProfile:
         "_cur_key",
         "_cur_n",
         "_cur_sum",
+        "_day_types",
         "_min_days",
         "_own",
         "_prior",
@@ -46,6 +47,8 @@ class HourProfile:
         self._cache: dict[int, tuple[list[float], float] | None] = {}
         # shape() by minute: the engine asks for the same few minutes again and again.
         self._shapes: dict[int, tuple[float, float, float, float, float]] = {}
+        # What _shape needs of each day type, formed once per pushed hour (see _day_type).
+        self._day_types: list[_DayType | None] = [None, None]
         # Changes when a day type's profile appears or turns typed: shapes learned before
         # are then on another scale (the engine re-weighs its level windows).
         self.epoch = 0
@@ -71,6 +74,7 @@ class HourProfile:
         self.typed[_weekend(self._cur_key * 3600)][hour].append(mean)
         self._cache.clear()
         self._shapes.clear()
+        self._day_types = [None, None]
         self._own = [self._own_level(0), self._own_level(1)]
         deep = all(len(d) >= self._min_days for d in self.pooled)
         self._rise_own = [self._own[0] or deep, self._own[1] or deep]
@@ -140,14 +144,10 @@ class HourProfile:
 
     def _shape(self, minute: int) -> tuple[float, float, float, float, float]:
         weekend = 1 if (minute // 86400 + 3) % 7 >= 5 else 0  # _weekend(minute), written out
-        prof = self._profile(weekend)
-        if prof is None:
+        kind = self._day_types[weekend] or self._day_type(weekend)
+        if kind is _FLAT:
             return 1.0, 1.0, 1.0, 0.0, 0.0
-        values, mean = prof
-        prior = self._prior  # shrinks the shapes of a sparse status towards flat
-        daily = mean if self._own[weekend] else 0.0
-        rise = mean if self._rise_own[weekend] else 0.0
-        mean += prior
+        values, prior, mean, steps, daily, rise = kind
         day = minute % 86400
         pos = day / 3600.0 - 0.5
         h0 = math.floor(pos)
@@ -156,12 +156,33 @@ class HourProfile:
         shape = (v + prior) / mean
         if shape < 0.02:
             shape = 0.02
-        step = (values[day // 3600] + prior) / mean
-        if step < 0.02:
-            step = 0.02
+        step = steps[day // 3600]
         if step < shape:
             return shape, step, shape, daily, rise
         return shape, shape, step, daily, rise
+
+    def _day_type(self, weekend: int) -> _DayType:
+        """(hour values, prior, mean + prior, each hour's own shape, daily mean, rise mean) of
+        a day type, or _FLAT without a full day: the parts of `_shape` that change only when an
+        hour is pushed, formed once instead of for every minute."""
+        prof = self._profile(weekend)
+        if prof is None:
+            kind: _DayType = _FLAT
+        else:
+            values, mean = prof
+            prior = self._prior  # shrinks the shapes of a sparse status towards flat
+            daily = mean if self._own[weekend] else 0.0
+            rise = mean if self._rise_own[weekend] else 0.0
+            mean += prior
+            steps = [(value + prior) / mean for value in values]
+            steps = [step if step >= 0.02 else 0.02 for step in steps]
+            kind = (values, prior, mean, steps, daily, rise)
+        self._day_types[weekend] = kind
+        return kind
+
+
+_DayType = tuple[list[float], float, float, list[float], float, float]
+_FLAT: _DayType = ([], 0.0, 1.0, [], 0.0, 0.0)  # no full day of this type: flat shapes
 
 
 def _weekend(epoch: int) -> int:
