@@ -4,7 +4,7 @@ sums, and each status's own score tails, so rarity is judged against what it usu
 from __future__ import annotations
 
 import math
-from operator import add, sub
+from operator import sub
 
 
 class Evidence:
@@ -31,17 +31,22 @@ class Evidence:
         # back[p][j]: ring index of the totals window j subtracts when the newest is at p
         self.back = [[(p - w) % self.ring for w in windows] for p in range(self.ring)]
 
-    def push(self, values: tuple[float, ...]) -> None:
-        """Add one minute: (its count, its expected count under each of the k views)."""
+    def push(
+        self, totals: tuple[float, ...]
+    ) -> tuple[tuple[float, ...], list[tuple[float, ...]], list[int], int]:
+        """Add one minute, given the running totals with it (`total` plus its count and its
+        expected count under each of the k views, element by element: the caller forms them
+        from its values in locals, cheaper than a loop here); returns `frame()`."""
         pos = self.pos + 1
         if pos == self.ring:
             pos = 0
         self.pos = pos
-        self.rows[pos] = self.total = tuple(map(add, self.total, values))
+        self.rows[pos] = self.total = totals
         self.pushes += 1
         self.since += 1
         if self.pushes % 4096 == 0:
             self._rebase()
+        return self.total, self.rows, self.back[pos], self.since
 
     def frame(self) -> tuple[tuple[float, ...], list[tuple[float, ...]], list[int], int]:
         """(running totals now, the ring of past totals, the ring index each window subtracts,

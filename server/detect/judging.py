@@ -172,6 +172,13 @@ class Judging:
         _shape, lower, upper, daily, pooled = st.profile.shapes(m)
         seasonal = daily > 0.0
         rise = st.rise_level(daily, pooled) if st.spike else 0.0
+        if st.profile.epoch != st.evidence_epoch:
+            # The profile changed scale (a first full day, a day type of its own): sums of
+            # expectations made before are not comparable; start the windows afresh.
+            st.evidence_epoch = st.profile.epoch
+            ev.absorb()
+        # The running totals with this minute: (the count, then each view's expectation:
+        # count, rate, drop), added up here rather than in a loop of `push`.
         if st.spike:
             has_rate = st.rate_fit.minutes > 0
             if has_count:
@@ -189,19 +196,17 @@ class Judging:
                 mu_r = float(x)
                 mu_best = mu_c
             if st.drop:
-                # (the count, then each view's expectation: count, rate, drop)
-                vals: tuple[float, ...] = (float(x), mu_c, mu_r, _drop_mu(st, x, lower, daily))
+                mu_d = _drop_mu(st, x, lower, daily)
+                t0, t1, t2, t3 = ev.total
+                totals: tuple[float, ...] = (t0 + x, t1 + mu_c, t2 + mu_r, t3 + mu_d)
             else:
-                vals = (float(x), mu_c, mu_r)
+                t0, t1, t2 = ev.total
+                totals = (t0 + x, t1 + mu_c, t2 + mu_r)
         else:
             has_rate = False
-            vals = (float(x), _drop_mu(st, x, lower, daily))
-        if st.profile.epoch != st.evidence_epoch:
-            # The profile changed scale (a first full day, a day type of its own): sums of
-            # expectations made before are not comparable; start the windows afresh.
-            st.evidence_epoch = st.profile.epoch
-            ev.absorb()
-        ev.push(vals)
+            mu_d = _drop_mu(st, x, lower, daily)
+            t0, t1 = ev.total
+            totals = (t0 + x, t1 + mu_d)
         r = self._recent
         high = self._high
         relief = self._relief
@@ -210,7 +215,7 @@ class Judging:
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
         # Each window's sums are the running totals now minus those it subtracts (`frame`),
         # formed only for the windows and views a test below reads.
-        now, rows, back, since = ev.frame()
+        now, rows, back, since = ev.push(totals)
         if has_rate or (st.spike and has_count):
             # The views judged, rate first: index 2 of the totals is the rate view, 1 the count
             # view (0 is the count itself).
@@ -265,7 +270,7 @@ class Judging:
             # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
             kind = "spike" if short >= self._low or short >= best else "shift"
         if st.drop and has_count:
-            d = len(vals) - 1  # the drop view's index in the totals
+            d = len(now) - 1  # the drop view's index in the totals
             phi = st.phi_l
             fixed = phi * level_fit.spread + 1.0 / level_fit.info
             tails = st.drop_tails
@@ -297,7 +302,7 @@ class Judging:
             if dbest > 2.0:
                 dbest, _short = _combined(tails[-1], dbest, 0.0, seen if learn else None)
             if dbest > best or not st.spike:
-                best, mu_best, kind = dbest, vals[d], "drop"
+                best, mu_best, kind = dbest, mu_d, "drop"
         st.rise_clock[0] += 1.0
         st.drop_clock[0] += 1.0
         if ev.pushes % 60 == 0:
