@@ -8,7 +8,7 @@ import math
 from server.detect.lifecycle import (
     AlertEvent,
 )
-from server.detect.stats import limit, long_dispersion, score, surely_within
+from server.detect.stats import limit, score, surely_within
 from server.detect.status import _Minute, _Status
 
 
@@ -105,6 +105,7 @@ class Settling:
         frozen = alert is not None and t - alert.first_seen < self._freeze_span
         clip = self._clip
         floor = self._floor
+        keep, weight, cap = self._phi_keep, self._phi_weight, self._phi_cap
         rate = st.rate
         if rate is not None and n_other > 0:
             fit = st.rate_fit
@@ -116,9 +117,19 @@ class Settling:
                     xf = limit(mu, size, clip)
             mu = fit.coef * n_other if fit.minutes else None  # before the refit below
             rate.add(xf, float(n_other), fit, floor)
-            st.phi_r = long_dispersion(
-                st.phi_rate, xf, mu, self._phi_keep, self._phi_weight, fit.phi, floor, self._phi_cap
-            )
+            # st.phi_r = long_dispersion(st.phi_rate, xf, mu, keep, weight, fit.phi, floor,
+            # cap), written out (here and for the level view): this runs for every status and
+            # bucket
+            sums = st.phi_rate
+            r2, s1, s2, n = sums
+            if mu is not None:
+                d = xf - mu
+                sums[0] = r2 = r2 * keep + d * d
+                sums[1] = s1 = s1 * keep + mu
+                sums[2] = s2 = s2 * keep + mu * mu
+                sums[3] = n = n * keep + 1.0
+            phi = fit.phi if n < weight or s2 <= 0.0 else (r2 - s1) / s2
+            st.phi_r = cap if phi > cap else phi if phi > floor else floor
         level = st.level
         if level is not None:
             xf = float(x)  # the rate view above clips on its own terms
@@ -147,16 +158,16 @@ class Settling:
                     xf = limit(mu, size, clip if z > 0 else -clip)
             mu = fit.coef * shape if fit.minutes else None
             level.add(xf, shape, fit, floor)
-            st.phi_l = long_dispersion(
-                st.phi_level,
-                xf,
-                mu,
-                self._phi_keep,
-                self._phi_weight,
-                fit.phi,
-                floor,
-                self._phi_cap,
-            )
+            sums = st.phi_level  # st.phi_l = long_dispersion(st.phi_level, ...), as above
+            r2, s1, s2, n = sums
+            if mu is not None:
+                d = xf - mu
+                sums[0] = r2 = r2 * keep + d * d
+                sums[1] = s1 = s1 * keep + mu
+                sums[2] = s2 = s2 * keep + mu * mu
+                sums[3] = n = n * keep + 1.0
+            phi = fit.phi if n < weight or s2 <= 0.0 else (r2 - s1) / s2
+            st.phi_l = cap if phi > cap else phi if phi > floor else floor
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned
         # even when it first opened an alert.
