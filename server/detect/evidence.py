@@ -80,7 +80,7 @@ class Tail:
     It starts from a day of a standard normal; `normal` is the limit of that prior.
     """
 
-    __slots__ = ("base", "clock", "count", "excess", "levels", "limit", "log_p", "normal")
+    __slots__ = ("base", "clock", "count", "excess", "levels", "limit", "log_p", "normal", "top")
 
     def __init__(self, clock: list[float], base: float, days: float) -> None:
         self.clock = clock
@@ -92,6 +92,7 @@ class Tail:
             for t, c in zip(self.levels, self.count, strict=True)
         ]
         self.log_p = math.log(1.0 / (days * 1440.0))
+        self.top: int | None = None  # the highest level seen at least once; None: look again
         self.limit = base
         self.refresh()
         self.normal = self.limit
@@ -99,6 +100,7 @@ class Tail:
     def add(self, z: float, weight: float = 1.0) -> None:
         """Account one minute's score (the engine counts the minute on `clock` itself)."""
         if z > self.base:
+            self.top = None
             top = self.levels[-1] + _STEP  # beyond the ladder a score says no more
             zc = z if z < top else top
             count, excess = self.count, self.excess
@@ -113,15 +115,19 @@ class Tail:
         """Age the counts by `factor` (the engine calls this once a day for each tail)."""
         self.count = [c * factor for c in self.count]
         self.excess = [e * factor for e in self.excess]
+        self.top = None
         self.refresh()
 
     def refresh(self) -> None:
-        """Recompute `limit` from the counts."""
+        """Recompute `limit` from the counts (and the clock, which moves every minute)."""
         n = self.clock[0]
         count = self.count
-        k = len(count) - 1
-        while k > 0 and count[k] < 1.0:
-            k -= 1
+        k = self.top
+        if k is None:  # the counts changed since the last look
+            k = len(count) - 1
+            while k > 0 and count[k] < 1.0:
+                k -= 1
+            self.top = k
         c = count[k]
         if c <= 0.0 or n <= 0.0:
             self.limit = self.base
