@@ -54,11 +54,18 @@ class Settling:
 
     def _prune(self, horizon: int) -> None:
         """Forget buffers older than `horizon` (late records before it get a verdict only)."""
-        if horizon <= self.oldest_minute:
+        oldest = self.oldest_minute
+        if horizon <= oldest:
             return
-        for key in self._keys_between(self.oldest_minute, horizon - 1):
-            del self.minutes[key]
-            self.open_minutes.discard(key)
+        b = self._b
+        if horizon - oldest <= b and oldest % b == 0:
+            # One bucket, the step of every minute of a live feed: its key is the only one.
+            if self.minutes.pop(oldest, None) is not None:
+                self.open_minutes.discard(oldest)
+        else:
+            for key in self._keys_between(oldest, horizon - 1):
+                del self.minutes[key]
+                self.open_minutes.discard(key)
         self.oldest_minute = horizon
 
     def _settle_until(self, target: int) -> None:
