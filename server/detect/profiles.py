@@ -24,6 +24,7 @@ class HourProfile:
         "_cur_n",
         "_cur_sum",
         "_day_types",
+        "_medians",
         "_min_days",
         "_own",
         "_prior",
@@ -45,6 +46,9 @@ class HourProfile:
         self._cur_sum = 0.0
         self._cur_n = 0
         self._cache: dict[int, tuple[list[float], float] | None] = {}
+        # Each series' median (pooled hour h: key h; typed: 24 + 24 * weekend + h): a pushed
+        # hour changes two series, not the other 46 a profile is formed from.
+        self._medians: dict[int, float] = {}
         # shape() by minute: the engine asks for the same few minutes again and again.
         self._shapes: dict[int, tuple[float, float, float, float, float]] = {}
         # What _shape needs of each day type, formed once per pushed hour (see _day_type).
@@ -70,8 +74,11 @@ class HourProfile:
         hour = self._cur_key % 24
         mean = self._cur_sum / self._cur_n
         before = self._kind()
+        weekend = _weekend(self._cur_key * 3600)
         self.pooled[hour].append(mean)
-        self.typed[_weekend(self._cur_key * 3600)][hour].append(mean)
+        self.typed[weekend][hour].append(mean)
+        self._medians.pop(hour, None)
+        self._medians.pop(24 + 24 * weekend + hour, None)
         self._cache.clear()
         self._shapes.clear()
         self._day_types = [None, None]
@@ -95,9 +102,16 @@ class HourProfile:
         if weekend is not None:
             typed = self.typed[weekend][hour]
             if len(typed) >= self._min_days:
-                return median(list(typed))
+                return self._median(24 + 24 * weekend + hour, typed)
         series = self.pooled[hour]
-        return median(list(series)) if series else None
+        return self._median(hour, series) if series else None
+
+    def _median(self, key: int, series: deque[float]) -> float:
+        """median(series), kept under `key` until the series is pushed to."""
+        value = self._medians.get(key)
+        if value is None:
+            value = self._medians[key] = median(list(series))
+        return value
 
     def _own_level(self, weekend: int) -> bool:
         """Whether the profile's level is this day type's own: it has its typed profile, or
