@@ -52,7 +52,13 @@ class Judging:
                         sev = 1
             if want_upper:
                 if st.rate_fit.minutes:
-                    upper = st.rate_upper if mu == st.rate_up_mu else st.rate_limit(mu, self._high)
+                    if mu == st.rate_up_mu:
+                        upper = st.rate_upper
+                    else:  # st.rate_limit(mu, self._high), written out: this runs per record
+                        up = limit(mu, size, self._high)
+                        ratio_up = self._spike_ratio * mu
+                        upper = ratio_up if ratio_up > up else up
+                        st.rate_up_mu, st.rate_upper = mu, upper
                 else:
                     upper = max(limit(mu, size, self._high), self._spike_ratio * mu)
         if st.drop and st.level_fit.minutes:
