@@ -62,9 +62,10 @@ def limit(mu: float, size: float, z: float) -> float:
         if not lo < x < hi:
             x = (lo + hi) / 2.0
         # score(x, mu, size) written out (x > lo >= 0 here): its two logs also give the slope.
+        xs = x + size
         log_x = log(x / mu)
-        log_xs = log((x + size) / mu_size)
-        dev = 2.0 * (x * log_x - (x + size) * log_xs)
+        log_xs = log(xs / mu_size)
+        dev = 2.0 * (x * log_x - xs * log_xs)
         r = sqrt(dev) if dev > 0 else 0.0
         if x < mu:
             r = -r
