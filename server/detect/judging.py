@@ -52,9 +52,11 @@ class Judging:
                         sev = 1
             if want_upper:
                 if st.rate_fit.minutes:
+                    # Kept for a repeated mu: within a bucket mu stays at share x expected
+                    # other traffic until the running total of the others passes it.
                     if mu == st.rate_up_mu:
                         upper = st.rate_upper
-                    else:  # st.rate_limit(mu, self._high), written out: this runs per record
+                    else:
                         up = limit(mu, size, self._high)
                         ratio_up = self._spike_ratio * mu
                         upper = ratio_up if ratio_up > up else up

@@ -54,7 +54,6 @@ class _Status:
         "rise_tails",
         "settled",
         "spike",
-        "spike_ratio",
         "thin_exposure",
     )
 
@@ -66,7 +65,6 @@ class _Status:
     def __init__(self, name: str, cfg: DetectConfig, total: bool = False) -> None:
         self.name = name
         self.spike = not total and name not in cfg.spike_exempt
-        self.spike_ratio = cfg.spike_min_ratio
         self.thin_exposure = cfg.thin_level_minutes
         self.drop = total or name in cfg.drop_statuses
         self.profile = HourProfile(cfg.season_days, cfg.weekday_min_days, cfg.shape_prior)
@@ -114,20 +112,6 @@ class _Status:
         """Drop the memoised values: a baseline or the hour profile changed."""
         self.level_m: int | None = None  # the bucket of level_mu, level_upper, level_x
         self.rate_up_mu: float | None = None  # the expected count of rate_upper
-
-    # Rate baseline (spike statuses): expected = share x the other statuses' traffic.
-
-    def rate_limit(self, mu: float, high: float) -> float:
-        """Upper limit of a spike status at expected count mu, kept for a repeated mu.
-
-        Within one bucket mu stays at share x expected other traffic until the running total
-        of the others passes it, so consecutive records of a status mostly repeat it.
-        """
-        up = limit(mu, self.rate_fit.nb_size, high)
-        ratio_up = self.spike_ratio * mu
-        self.rate_up_mu = mu
-        self.rate_upper = ratio_up if ratio_up > up else up  # exactly max(up, ratio_up)
-        return self.rate_upper
 
     # Level baseline: expected = level x hour-of-day shape of the bucket.
 
