@@ -51,7 +51,7 @@ class HourProfile:
         self._medians: dict[int, float] = {}
         # shape() by minute: the engine asks for the same few minutes again and again.
         self._shapes: dict[int, tuple[float, float, float, float, float]] = {}
-        # What _shape needs of each day type, formed once per pushed hour (see _day_type).
+        # What shapes needs of each day type, formed once per pushed hour (see _day_type).
         self._day_types: list[_DayType | None] = [None, None]
         # Changes when a day type's profile appears or turns typed: shapes learned before
         # are then on another scale (the engine re-weighs its level windows).
@@ -144,11 +144,33 @@ class HourProfile:
         one. The rise mean is the daily mean, or the pooled one once every hour has
         `weekday_min_days` days (a median over that many resists a bad day): a first Saturday
         may be quieter than the weekdays, which excuses no drop, but its shop still opens."""
-        value = self._shapes.get(minute)
-        if value is None:
-            if len(self._shapes) >= _SHAPES_KEPT:
-                self._shapes.clear()
-            value = self._shapes[minute] = self._shape(minute)
+        shapes = self._shapes
+        value = shapes.get(minute)
+        if value is not None:
+            return value
+        if len(shapes) >= _SHAPES_KEPT:
+            shapes.clear()
+        # Formed here rather than in a method of its own: this runs for every status and minute.
+        weekend = 1 if (minute // 86400 + 3) % 7 >= 5 else 0  # _weekend(minute), written out
+        kind = self._day_types[weekend] or self._day_type(weekend)
+        if kind is _FLAT:
+            value = 1.0, 1.0, 1.0, 0.0, 0.0
+        else:
+            values, prior, mean, steps, daily, rise = kind
+            day = minute % 86400
+            pos = day / 3600.0 - 0.5
+            h0 = math.floor(pos)
+            w = pos - h0
+            v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
+            shape = (v + prior) / mean
+            if shape < 0.02:
+                shape = 0.02
+            step = steps[day // 3600]
+            if step < shape:
+                value = shape, step, shape, daily, rise
+            else:
+                value = shape, shape, step, daily, rise
+        shapes[minute] = value
         return value
 
     def daily_mean(self, minute: int) -> float | None:
@@ -156,28 +178,9 @@ class HourProfile:
         mean = self.shapes(minute)[3]
         return mean if mean > 0.0 else None
 
-    def _shape(self, minute: int) -> tuple[float, float, float, float, float]:
-        weekend = 1 if (minute // 86400 + 3) % 7 >= 5 else 0  # _weekend(minute), written out
-        kind = self._day_types[weekend] or self._day_type(weekend)
-        if kind is _FLAT:
-            return 1.0, 1.0, 1.0, 0.0, 0.0
-        values, prior, mean, steps, daily, rise = kind
-        day = minute % 86400
-        pos = day / 3600.0 - 0.5
-        h0 = math.floor(pos)
-        w = pos - h0
-        v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
-        shape = (v + prior) / mean
-        if shape < 0.02:
-            shape = 0.02
-        step = steps[day // 3600]
-        if step < shape:
-            return shape, step, shape, daily, rise
-        return shape, shape, step, daily, rise
-
     def _day_type(self, weekend: int) -> _DayType:
         """(hour values, prior, mean + prior, each hour's own shape, daily mean, rise mean) of
-        a day type, or _FLAT without a full day: the parts of `_shape` that change only when an
+        a day type, or _FLAT without a full day: the parts of `shapes` that change only when an
         hour is pushed, formed once instead of for every minute."""
         prof = self._profile(weekend)
         if prof is None:
