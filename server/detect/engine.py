@@ -71,6 +71,7 @@ class Engine(Judging, Settling, Timers):
         self._floor = config.dispersion_floor
         self._low = config.low
         self._medium = config.medium
+        self._cap = config.medium - 1e-6  # just below medium: see _evidence
         self._high = config.high
         self._spike_ratio = config.spike_min_ratio
         self._drop_keep = 1.0 - config.drop_min_fraction

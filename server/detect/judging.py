@@ -176,18 +176,19 @@ class Judging:
         learn = st.name not in self.book.by_status  # no open alert: the scores teach the tails
         level_fit = st.level_fit
         has_count = level_fit.minutes > 0
+        spike, drop, profile = st.spike, st.drop, st.profile
         # One look at the profile for both expectations (see count_expected, drop_expected).
-        _shape, lower, upper, daily, pooled = st.profile.shapes(m)
+        _shape, lower, upper, daily, pooled = profile.shapes(m)
         seasonal = daily > 0.0
-        rise = st.rise_level(daily, pooled) if st.spike else 0.0
-        if st.profile.epoch != st.evidence_epoch:
+        rise = st.rise_level(daily, pooled) if spike else 0.0
+        if profile.epoch != st.evidence_epoch:
             # The profile changed scale (a first full day, a day type of its own): sums of
             # expectations made before are not comparable; start the windows afresh.
-            st.evidence_epoch = st.profile.epoch
+            st.evidence_epoch = profile.epoch
             ev.absorb()
         # The running totals with this minute: (the count, then each view's expectation:
         # count, rate, drop), added up here rather than in a loop of `push`.
-        if st.spike:
+        if spike:
             has_rate = st.rate_fit.minutes > 0
             if has_count:
                 coef = level_fit.coef
@@ -203,7 +204,7 @@ class Judging:
             else:
                 mu_r = float(x)
                 mu_best = mu_c
-            if st.drop:
+            if drop:
                 mu_d = _drop_mu(st, x, lower, daily)
                 t0, t1, t2, t3 = ev.total
                 totals: tuple[float, ...] = (t0 + x, t1 + mu_c, t2 + mu_r, t3 + mu_d)
@@ -218,13 +219,13 @@ class Judging:
         r = self._recent
         high = self._high
         relief = self._relief
-        cap = self._medium - 1e-6  # just below medium
+        cap = self._cap  # just below medium
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
         # Each window's sums are the running totals now minus those it subtracts (`frame`),
         # formed only for the windows and views a test below reads.
         now, rows, back, since = ev.push(totals)
-        if has_rate or (st.spike and has_count):
+        if has_rate or (spike and has_count):
             # The views judged, rate first: index 2 of the totals is the rate view, 1 the count
             # view (0 is the count itself).
             then = rows[back[r]]
@@ -277,7 +278,7 @@ class Judging:
                 best, short = _combined(tails[-1], best, short, seen if learn else None)
             # Seen by the short windows (at least `low`): a spike; only by the long ones: a shift.
             kind = "spike" if short >= self._low or short >= best else "shift"
-        if st.drop and has_count:
+        if drop and has_count:
             d = len(now) - 1  # the drop view's index in the totals
             phi = st.phi_l
             fixed = phi * level_fit.spread + 1.0 / level_fit.info
@@ -309,7 +310,7 @@ class Judging:
                         dbest = e
             if dbest > 2.0:
                 dbest, _short = _combined(tails[-1], dbest, 0.0, seen if learn else None)
-            if dbest > best or not st.spike:
+            if dbest > best or not spike:
                 best, mu_best, kind = dbest, mu_d, "drop"
         st.rise_clock[0] += 1.0
         st.drop_clock[0] += 1.0
