@@ -242,9 +242,16 @@ class Judging:
                     specs.append((1, phi, fixed, rise <= 0.0))
                 last = 1 if has_count else 2  # the ratio is against the last view
                 tails = st.rise_tails
+                first = v  # the view of specs[0]
                 for j, w in enumerate(windows):
                     then = rows[back[j]]
                     s_j = now[0] - then[0]
+                    # The bound below for the first view, ahead of the loop over the views:
+                    # most windows fail it, and then the score is below 2 whatever the others.
+                    m_j = now[first] - then[first]
+                    gap = s_j - m_j
+                    if gap <= 0.0 or 2.0 * gap * gap < 3.9 * m_j:
+                        continue
                     held = w if w < since else since
                     z = 1e9
                     for v, phi, fixed, no_long in specs:
