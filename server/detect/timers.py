@@ -41,11 +41,11 @@ class Timers:
     def _nodata(self, now: int) -> list[AlertEvent]:
         """No-data judgement at event time `now` (see `tick`)."""
         events: list[AlertEvent] = []
+        if now < self._nodata_due:
+            return events  # no status can have been silent long enough yet (most calls)
         cfg = self.config
         b = self._b
         span = cfg.nodata_minutes * b
-        if now < self._nodata_due:
-            return events  # no status can have been silent long enough yet
         latest = max((st.last_data for st in self.statuses.values()), default=-1)
         if latest < 0:
             return events
