@@ -234,6 +234,7 @@ class Window:
         fit.phi = phi
         fit.info = info
         fit.spread = spread
+        fit.exposure = sw
         fit.minutes = n
         fit.nb_size = 1.0 / (phi * (1.0 + spread) + 1.0 / info)
 
