@@ -82,6 +82,7 @@ class Engine(Judging, Settling, Timers):
             (j for j, w in enumerate(config.windows) if w >= 3), len(config.windows) - 1
         )
         self._blip_weight = config.blip_weight
+        self._seasonal_sum = config.seasonal_sum_minutes
         self._blip_span = config.blip_minutes * b
         self._learn_delay = max(config.windows) * b
         self._phi_keep = 1.0 - 1.0 / (config.dispersion_days * 1440)

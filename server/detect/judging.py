@@ -145,6 +145,38 @@ class Judging:
                 st.pending.clear()
         return events
 
+    def _seasonal(
+        self,
+        st: _Status,
+        m: int,
+        x: int,
+        buf: _Minute,
+        rise: float,
+        upper: float,
+        mu_c: float,
+        mu_r: float,
+    ) -> tuple[float, float]:
+        """(seasonal count, seasonal rate) expectations of bucket m, for the sums of at least
+        `seasonal_sum_minutes`: an hours-long rise lifts the recent level and share it would
+        otherwise be judged against, but not the level of the days before. The count view
+        takes the seasonal level alone (not the higher of it and the recent one); the rate
+        view takes it scaled by how far the other traffic is above its own seasonal level (a
+        surge of everything stays quiet), and never above the rate view's own expectation.
+        Without a seasonal level both are the recent views."""
+        if rise <= 0.0 or not st.level_fit.minutes:
+            return mu_c, mu_r
+        mu_s = rise * upper
+        if not st.rate_fit.minutes:
+            return mu_s, mu_r
+        total = self.total
+        _shape, _lower, t_upper, t_daily, t_pooled = total.profile.shapes(m)
+        others = total.rise_level(t_daily, t_pooled) * t_upper - mu_s
+        if others <= 0.0:
+            return mu_s, mu_r
+        n_other = buf.total - x
+        mu_rs = mu_s * n_other / others if n_other > others else mu_s
+        return mu_s, (mu_rs if mu_rs < mu_r else mu_r)
+
     def _settle_held(self, st: _Status) -> None:
         """The alert that held a build-up (`held_for`) is over: if it was a blip (abnormal
         for at most `blip_minutes`), its scores teach the tails, so bursts a series keeps
@@ -204,13 +236,21 @@ class Judging:
             else:
                 mu_r = float(x)
                 mu_best = mu_c
+            mu_s, mu_rs = self._seasonal(st, m, x, buf, rise, upper, mu_c, mu_r)
             if drop:
                 mu_d = _drop_mu(st, x, lower, daily)
-                t0, t1, t2, t3 = ev.total
-                totals: tuple[float, ...] = (t0 + x, t1 + mu_c, t2 + mu_r, t3 + mu_d)
+                t0, t1, t2, t3, t4, t5 = ev.total
+                totals: tuple[float, ...] = (
+                    t0 + x,
+                    t1 + mu_c,
+                    t2 + mu_r,
+                    t3 + mu_s,
+                    t4 + mu_rs,
+                    t5 + mu_d,
+                )
             else:
-                t0, t1, t2 = ev.total
-                totals = (t0 + x, t1 + mu_c, t2 + mu_r)
+                t0, t1, t2, t3, t4 = ev.total
+                totals = (t0 + x, t1 + mu_c, t2 + mu_r, t3 + mu_s, t4 + mu_rs)
         else:
             has_rate = False
             mu_d = _drop_mu(st, x, lower, daily)
@@ -227,36 +267,42 @@ class Judging:
         now, rows, back, since = ev.push(totals)
         if has_rate or (spike and has_count):
             # The views judged, rate first: index 2 of the totals is the rate view, 1 the count
-            # view (0 is the count itself).
+            # view, 3 and 4 their seasonal forms that stand in for them in long sums (0 is the
+            # count itself).
             then = rows[back[r]]
             v = 2 if has_rate else 1
             if now[0] - then[0] > now[v] - then[v]:
                 ratio = self._spike_ratio
-                specs = []
+                specs = []  # (view, its view in long sums, dispersion, fixed part, no long)
                 if has_rate:
                     fit, phi = st.rate_fit, st.phi_r
-                    specs.append((2, phi, phi * fit.spread + 1.0 / fit.info, False))
+                    specs.append((2, 4, phi, phi * fit.spread + 1.0 / fit.info, False))
                 if has_count:
                     phi = st.phi_l
                     fixed = phi * level_fit.spread + 1.0 / level_fit.info
-                    specs.append((1, phi, fixed, rise <= 0.0))
+                    specs.append((1, 3, phi, fixed, rise <= 0.0))
+                seasonal_sum = self._seasonal_sum
                 last = 1 if has_count else 2  # the ratio is against the last view
                 tails = st.rise_tails
-                first = v  # the view of specs[0]
+                first, first_long = specs[0][0], specs[0][1]  # the views of specs[0]
                 for j, w in enumerate(windows):
                     then = rows[back[j]]
                     s_j = now[0] - then[0]
+                    long_sum = w >= seasonal_sum
                     # The bound below for the first view, ahead of the loop over the views:
                     # most windows fail it, and then the score is below 2 whatever the others.
-                    m_j = now[first] - then[first]
+                    f = first_long if long_sum else first
+                    m_j = now[f] - then[f]
                     gap = s_j - m_j
                     if gap <= 0.0 or 2.0 * gap * gap < 3.9 * m_j:
                         continue
                     held = w if w < since else since
                     z = 1e9
-                    for v, phi, fixed, no_long in specs:
+                    for v, v_long, phi, fixed, no_long in specs:
                         if no_long and w > 5:
                             continue  # no day of history: a daily ramp is not a rise
+                        if long_sum:
+                            v = v_long
                         m_j = now[v] - then[v]
                         gap = s_j - m_j
                         # surely_within(s_j, m_j, size, 2.0) of a Poisson bound, written out:

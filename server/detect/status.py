@@ -79,8 +79,9 @@ class _Status:
         self.last_data = -1
         self.dense = False  # has sent an explicit 0: its absence means no data, not zero
         self.gaps = False  # was absent from a live bucket while a zero was plausible
-        # Window sums: views (count, rate) for rises, then (drop) for falls.
-        self.evidence = Evidence(cfg.windows, 2 * self.spike + self.drop)
+        # Window sums: views (count, rate, seasonal count, seasonal rate) for rises, then
+        # (drop) for falls.
+        self.evidence = Evidence(cfg.windows, 4 * self.spike + self.drop)
         self.evidence_minute = -1
         self.evidence_epoch = 0
         # Window scores waiting to teach the tails, (minute, [(tail, score)]): a minute is
