@@ -216,7 +216,7 @@ class Receiver(Queries, Actions):
 
     def _build_engine(self, conn: sqlite3.Connection) -> Engine:
         """Detection state from the store: baselines from the rollup, open alerts, silences."""
-        # Open alerts first: their incident minutes then stay out of the rebuilt baselines.
+        # The replay of the history (`Engine.warm`) keeps its own alerts; these are the store's.
         engine = restored_engine(self.detect_config, conn, int(time.time()))
         newest = store.newest_minute(conn, self.horizon())
         if newest is not None:

@@ -48,6 +48,7 @@ class Engine(Judging, Settling, Timers):
     def __init__(self, config: DetectConfig, next_alert_id: int = 1) -> None:
         self.config = config
         self.book = AlertBook(config, next_alert_id)
+        self._warm_book: AlertBook | None = None  # the alerts of `warm`'s replay
         self.statuses: dict[str, _Status] = {}
         self.total = _Status(TOTAL, config, total=True)
         self.total_judged = TOTAL in config.drop_statuses
@@ -183,29 +184,23 @@ class Engine(Judging, Settling, Timers):
     # ------------------------------------------------------------ warm start
 
     def warm(self, minute: int, totals: dict[str, int]) -> None:
-        """Learn one past bucket's final per-status totals (start-up replay); emits no events."""
-        b = self._b
-        m = minute - minute % b
-        if self.watermark is None:
-            self.watermark = m
-            self.settled_upto = self.last_data_minute = m - b
-        if m <= self.settled_upto:
-            return
-        buf = _Minute(frozenset(), 0.0)
-        buf.closed = True
-        for name, count in totals.items():
-            st = self.statuses.get(name) or self._new_status(name)
-            buf.counts[name] = count
-            buf.total += count
-            if count == 0:
-                st.dense = True
-            if m > st.last_data:
-                st.last_data = m
-        self.minutes[m] = buf
-        self._settle_until(m)
-        del self.minutes[m]
-        self.watermark = max(self.watermark, m)
-        self.expected_set = frozenset(totals)
+        """Replay one past bucket's final per-status totals (start-up, takeover) as records
+        through the same judging as live ones, so baselines, profiles and the learned tails
+        come out as if the engine had lived through that history; emits nothing.
+
+        The replay opens and resolves its alerts in a book of its own, so an incident in the
+        history is held out of the tails as it was live, and the engine's book (the store's
+        alerts, restored before or after) is left as it is."""
+        m = minute - minute % self._b
+        if self.watermark is not None and m <= self.watermark:
+            return  # history only goes forward, each bucket once
+        live = self.book
+        self.book = self._warm_book or AlertBook(self.config, live.next_id)
+        try:
+            for name, count in totals.items():
+                self.ingest(Record(m, name, count))
+        finally:
+            self._warm_book, self.book = self.book, live
 
     def restore(
         self,

@@ -229,10 +229,10 @@ def _settled_as_without_faults(cluster: Cluster, feeder: Feeder, calm: list[tupl
     _assert_stored_once(feeder, cluster.url)
     alerts = [a[:3] for a in _alerts(cluster.url)]
     assert [a[:2] for a in alerts] == [a[:2] for a in calm]
-    # One alert per spike, opened within the spike. Not always in the same minute: what the
-    # learned tails took from the first spike (a blip) lives in the leader's memory and is
-    # rebuilt by a new leader from the hour it replays, so the second spike may open a
-    # minute or two apart (docs/deploy.md, "What a takeover keeps").
+    # One alert per spike, opened within the spike. Not always in the same minute: a new
+    # leader rebuilds its state by replaying whole stored minutes, while the live leader was
+    # fed each minute in parts as the rollup gained them, and the second spike has been seen
+    # to open two minutes apart (docs/deploy.md, "What a takeover keeps").
     for (_status, _kind, first_seen), spike in zip(alerts, SPIKES, strict=True):
         assert START + spike.start * 60 <= first_seen < START + spike.stop * 60, alerts
     assert alerts[0] == calm[0]

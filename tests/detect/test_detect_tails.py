@@ -109,6 +109,35 @@ def test_sustained_incidents_keep_paging_however_often_they_come() -> None:
     assert all(paged), paged
 
 
+def test_a_warm_start_keeps_what_the_tails_learned_from_the_history() -> None:
+    # The bursts above, then a restart: the new engine is warmed from the stored minutes and
+    # judges the last day's bursts as the engine that lived through them does (not paging).
+    from server.detect.engine import Engine
+
+    bursts = [
+        (day * MINUTES_A_DAY + hour * 60 + 11, 3, 8)
+        for day in range(2, 9)
+        for hour in (3, 9, 15, 21)
+    ]
+    records = sparse_feed(9, bursts)
+    restart = WEEK_START + 8 * DAY
+    engine = Engine(DetectConfig())
+    minute: dict[int, dict[str, int]] = {}
+    for rec in records:
+        if rec.ts < restart:
+            minute.setdefault(rec.ts, {})[rec.status] = rec.count
+    for ts in sorted(minute):
+        engine.warm(ts, minute[ts])
+    opened = []
+    for rec in records:
+        if rec.ts >= restart:
+            opened += [e.alert for e in engine.ingest(rec).events if e.type == "opened"]
+    last_day = [(start, length) for start, length, _ in bursts[-4:]]
+    assert [a for a in opened if a.status == "failed"] == [], opened
+    lived = replay(records, DetectConfig())
+    assert not any(opened_in(lived, start, length) for start, length in last_day)
+
+
 # ------------------------------------------------------------ takeover (group mode)
 
 
