@@ -212,7 +212,13 @@ class Judging:
         # One look at the profile for both expectations (see count_expected, drop_expected).
         _shape, lower, upper, daily, pooled = profile.shapes(m)
         seasonal = daily > 0.0
-        rise = st.rise_level(daily, pooled) if spike else 0.0
+        # st.rise_level(daily, pooled), written out: this runs for every status and minute
+        if not spike:
+            rise = 0.0
+        elif daily > 0.0:
+            rise = daily
+        else:
+            rise = pooled if level_fit.exposure < st.thin_exposure else 0.0
         if profile.epoch != st.evidence_epoch:
             # The profile changed scale (a first full day, a day type of its own): sums of
             # expectations made before are not comparable; start the windows afresh.
@@ -264,7 +270,19 @@ class Judging:
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
         # Each window's sums are the running totals now minus those it subtracts (`frame`),
         # formed only for the windows and views a test below reads.
-        now, rows, back, since = ev.push(totals)
+        # ev.push(totals), written out (same steps): this runs for every status and minute
+        pos = ev.pos + 1
+        if pos == ev.ring:
+            pos = 0
+        ev.pos = pos
+        rows = ev.rows
+        rows[pos] = ev.total = now = totals
+        ev.pushes = pushes = ev.pushes + 1
+        ev.since = since = ev.since + 1
+        if pushes % 4096 == 0:
+            ev._rebase()
+            now = ev.total
+        back = ev.back[pos]
         if has_rate or (spike and has_count):
             # The views judged, rate first: index 2 of the totals is the rate view, 1 the count
             # view, 3 and 4 their seasonal forms that stand in for them in long sums (0 is the
@@ -365,10 +383,13 @@ class Judging:
                 dbest, _short = _combined(tails[-1], dbest, 0.0, seen if learn else None)
             if dbest > best or not spike:
                 best, mu_best, kind = dbest, mu_d, "drop"
-        st.rise_clock[0] += 1.0
-        st.drop_clock[0] += 1.0
-        if ev.pushes % 60 == 0:
-            decay = ev.pushes % 1440 == 0
+        # Only the clocks of tails the status has: the other is never read.
+        if spike:
+            st.rise_clock[0] += 1.0
+        if drop:
+            st.drop_clock[0] += 1.0
+        if pushes % 60 == 0:
+            decay = pushes % 1440 == 0
             if decay:
                 st.rise_clock[0] *= self._tail_decay
                 st.drop_clock[0] *= self._tail_decay
