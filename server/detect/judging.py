@@ -32,8 +32,9 @@ class Judging:
         score is then None when that test is the one reported (its severity is 0 either way).
         """
         sev, z, mu, upper, kind = 0, 0.0, 0.0, 0.0, "spike"
-        if st.spike and (st.rate_fit.minutes or st.level_fit.minutes):
-            if st.rate_fit.minutes:
+        rated = st.rate_fit.minutes > 0
+        if st.spike and (rated or st.level_fit.minutes):
+            if rated:
                 fit = st.rate_fit
                 lam = fit.coef
                 e_other = e_total / (1.0 + lam)
@@ -47,11 +48,21 @@ class Judging:
             else:
                 z = score(x, mu, size)
                 if z > 0:
-                    sev = severity_of(z - self._offset(st.rise_tails), self.config)
+                    # severity_of(z - self._offset(st.rise_tails), self.config), written out:
+                    # this runs for every record
+                    tail = st.rise_tails[0]
+                    off = tail.limit - tail.normal
+                    zo = z - off if off > 0.0 else z
+                    if zo >= self._high:
+                        sev = 3
+                    elif zo >= self._medium:
+                        sev = 2
+                    else:
+                        sev = 1 if zo >= self._low else 0
                     if sev > 1 and x < self._spike_ratio * mu:
                         sev = 1
             if want_upper:
-                if st.rate_fit.minutes:
+                if rated:
                     # Kept for a repeated mu: within a bucket mu stays at share x expected
                     # other traffic until the running total of the others passes it.
                     if mu == st.rate_up_mu:
