@@ -193,23 +193,24 @@ class Window:
         bucket, so both are written out here, on the sums in locals (same operations, same
         order, so the same floats)."""
         ring = self.ring
-        sx, sx2, sw, sw2, sxw = self.sx, self.sx2, self.sw, self.sw2, self.sxw
         n = self.n
-        if n == self.size:
+        if n == self.size:  # full (the usual case): the oldest pair leaves as this one enters
             ox, ow = ring.popleft()
-            sx -= ox
-            sx2 -= ox * ox
-            sw -= ow
-            sw2 -= ow * ow
-            sxw -= ox * ow
+            ring.append((x, w))
+            # (sum - old) + new, as push subtracts and then adds
+            self.sx = sx = self.sx - ox + x
+            self.sx2 = sx2 = self.sx2 - ox * ox + x * x
+            self.sw = sw = self.sw - ow + w
+            self.sw2 = sw2 = self.sw2 - ow * ow + w * w
+            self.sxw = sxw = self.sxw - ox * ow + x * w
         else:
             self.n = n = n + 1
-        ring.append((x, w))
-        self.sx = sx = sx + x
-        self.sx2 = sx2 = sx2 + x * x
-        self.sw = sw = sw + w
-        self.sw2 = sw2 = sw2 + w * w
-        self.sxw = sxw = sxw + x * w
+            ring.append((x, w))
+            self.sx = sx = self.sx + x
+            self.sx2 = sx2 = self.sx2 + x * x
+            self.sw = sw = self.sw + w
+            self.sw2 = sw2 = self.sw2 + w * w
+            self.sxw = sxw = self.sxw + x * w
         # refit(fit, floor) from here on (n > 0)
         if sw <= _TINY:
             c, phi, total = 0.0, floor, 0.0
