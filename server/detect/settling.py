@@ -8,7 +8,7 @@ import math
 from server.detect.lifecycle import (
     AlertEvent,
 )
-from server.detect.stats import limit, score, surely_within
+from server.detect.stats import _TINY, limit, score
 from server.detect.status import _Minute, _Status
 
 
@@ -111,6 +111,7 @@ class Settling:
         alert = self.book.by_status.get(st.name) if warm else None
         frozen = alert is not None and t - alert.first_seen < self._freeze_span
         clip = self._clip
+        clip2 = 0.98 * clip * clip  # surely_within's bound for `clip`, as it forms it
         floor = self._floor
         keep, weight, cap = self._phi_keep, self._phi_weight, self._phi_cap
         rate = st.rate
@@ -120,8 +121,13 @@ class Settling:
                 size = fit.nb_size
                 if frozen:
                     xf = mu
-                elif not surely_within(xf, mu, size, clip) and score(xf, mu, size) > clip:
-                    xf = limit(mu, size, clip)
+                else:
+                    # not surely_within(xf, mu, size, clip), written out (as below)
+                    d = xf - mu
+                    if (
+                        mu < _TINY or not 2.0 * d * d < (clip2 - 1e-12 * (xf + mu + size)) * mu
+                    ) and score(xf, mu, size) > clip:
+                        xf = limit(mu, size, clip)
             mu = fit.coef * n_other if fit.minutes else None  # before the refit below
             rate.add(xf, float(n_other), fit, floor)
             # st.phi_r = long_dispersion(st.phi_rate, xf, mu, keep, weight, fit.phi, floor,
@@ -159,8 +165,13 @@ class Settling:
                     top = mu + self._rise_clip * math.sqrt(mu + mu * mu / size)
                     if xf > top:
                         xf = top
-                elif surely_within(xf, mu, size, clip):
-                    pass  # well inside the clip limits: enters as it is
+                elif (
+                    mu >= _TINY
+                    and 2.0 * (xf - mu) * (xf - mu) < (clip2 - 1e-12 * (xf + mu + size)) * mu
+                ):
+                    # surely_within(xf, mu, size, clip), written out: this runs for every
+                    # status and bucket. Well inside the clip limits: enters as it is.
+                    pass
                 elif abs(z := score(xf, mu, size)) > clip:
                     xf = limit(mu, size, clip if z > 0 else -clip)
             mu = fit.coef * shape if fit.minutes else None
