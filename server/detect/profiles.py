@@ -3,8 +3,8 @@ weekends once there is enough history of each."""
 
 from __future__ import annotations
 
-import math
 from collections import deque
+from math import floor
 
 from server.detect.stats import median
 
@@ -156,12 +156,13 @@ class HourProfile:
         if kind is _FLAT:
             value = 1.0, 1.0, 1.0, 0.0, 0.0
         else:
-            values, prior, mean, steps, daily, rise = kind
+            wrapped, prior, mean, steps, daily, rise = kind
             day = minute % 86400
             pos = day / 3600.0 - 0.5
-            h0 = math.floor(pos)
+            h0 = floor(pos)  # -1 .. 23
             w = pos - h0
-            v = (1.0 - w) * values[h0 % 24] + w * values[(h0 + 1) % 24]
+            # values[h0 % 24] and values[(h0 + 1) % 24], from the list wrapped at both ends
+            v = (1.0 - w) * wrapped[h0 + 1] + w * wrapped[h0 + 2]
             shape = (v + prior) / mean
             if shape < 0.02:
                 shape = 0.02
@@ -179,9 +180,10 @@ class HourProfile:
         return mean if mean > 0.0 else None
 
     def _day_type(self, weekend: int) -> _DayType:
-        """(hour values, prior, mean + prior, each hour's own shape, daily mean, rise mean) of
-        a day type, or _FLAT without a full day: the parts of `shapes` that change only when an
-        hour is pushed, formed once instead of for every minute."""
+        """(hour values wrapped: hour 23, hours 0-23, hour 0; prior, mean + prior, each hour's
+        own shape, daily mean, rise mean) of a day type, or _FLAT without a full day: the parts
+        of `shapes` that change only when an hour is pushed, formed once instead of for every
+        minute."""
         prof = self._profile(weekend)
         if prof is None:
             kind: _DayType = _FLAT
@@ -193,7 +195,7 @@ class HourProfile:
             mean += prior
             steps = [(value + prior) / mean for value in values]
             steps = [step if step >= 0.02 else 0.02 for step in steps]
-            kind = (values, prior, mean, steps, daily, rise)
+            kind = ([values[23], *values, values[0]], prior, mean, steps, daily, rise)
         self._day_types[weekend] = kind
         return kind
 
