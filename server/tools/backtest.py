@@ -183,13 +183,16 @@ def drive(
     engine: Engine,
     records: Sequence[Record],
     on_tick: Callable[[list[AlertEvent]], None],
-    on_record: Callable[[Record, Judged], None],
+    on_record: Callable[[Record, Judged], None] | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """The backtest's loop: every record in order, the timers at each bucket boundary the
-    watermark passes (as the receiver would have run them) and once after the last bucket."""
+    watermark passes (as the receiver would have run them) and once after the last bucket.
+    With `on_record` None the records are fed without verdicts (`Engine.feed`) and their
+    events go to `on_tick` too: the same alerts, for a fifth less work."""
     b = engine.config.bucket_seconds
     current: int | None = None
+    feed = engine.feed
     for i, rec in enumerate(records):
         m = rec.ts - rec.ts % b
         if current is None:
@@ -198,7 +201,12 @@ def drive(
             for t in bucket_ticks(current, m, b):
                 on_tick(engine.tick(t))
             current = m
-        on_record(rec, engine.ingest(rec))
+        if on_record is None:
+            events = feed(rec)
+            if events:
+                on_tick(events)
+        else:
+            on_record(rec, engine.ingest(rec))
         if progress is not None and i % 20000 == 0:
             progress(i, len(records))
     if current is not None:
@@ -219,7 +227,7 @@ def replay(
         for event in events:
             alerts[event.alert_id] = event.alert
 
-    drive(Engine(config), records, keep, lambda rec, judged: keep(judged.events), progress)
+    drive(Engine(config), records, keep, None, progress)
     return [Raised.of(a) for a in sorted(alerts.values(), key=lambda a: a.id)]
 
 

@@ -139,3 +139,26 @@ def test_backtest_config_file_overrides_defaults_and_rejects_unknown_keys(tmp_pa
     bad.write_text("[detect]\nhgih = 6.5\n")
     with pytest.raises(ValueError, match="hgih"):
         backtest.load_config(str(bad))
+
+
+def test_backtest_loop_without_verdicts_gives_the_alert_events_ingest_gives() -> None:
+    # replay feeds records without verdicts (Engine.feed); every event, with its alert's
+    # state at that moment, must be what the verdict-giving loop of the receiver produces.
+    from server.detect.engine import Engine
+
+    records = labelled_week(seed=2).records
+    snapshots: dict[str, list[tuple]] = {"feed": [], "ingest": []}
+
+    def keeper(key: str):
+        def keep(events: list) -> None:
+            snapshots[key].extend((e.type, e.at, e.alert_id, repr(e.alert)) for e in events)
+
+        return keep
+
+    backtest.drive(Engine(DetectConfig()), records, keeper("feed"), None)
+    with_verdicts = keeper("ingest")
+    backtest.drive(
+        Engine(DetectConfig()), records, with_verdicts, lambda _rec, j: with_verdicts(j.events)
+    )
+    assert len(snapshots["feed"]) >= 16  # 8 incidents: opened and resolved
+    assert snapshots["feed"] == snapshots["ingest"]
