@@ -15,6 +15,9 @@ For each replay it prints three SHA-256 digests (first 16 hex digits):
   to 6 significant digits, the alert id;
 - `exact`: both of the above with every float in full (`repr`).
 
+Each replay is also run through the backtest's own loop (`Engine.feed`, no verdicts); its
+events must equal `events`, or the line says so and the script exits 1.
+
 An optimisation must leave `events` and `verdicts` identical; `exact` may differ only when a
 reordered floating-point sum moves the last digits, which the two others then show harmless.
 `--dump DIR` writes the lines behind the digests, one file per replay, to compare with `diff`.
@@ -104,6 +107,13 @@ def digest(records: list[Record]) -> tuple[dict[str, str], dict[str, list[str]],
         keep(j.events)
 
     drive(engine, records, keep, judged)
+    fed = lines["fed"] = []  # the backtest's own loop: no verdicts, the same events
+    drive(
+        Engine(DetectConfig()),
+        records,
+        lambda events: fed.extend(_event_lines(events, False)),
+        None,
+    )
     sums = {
         key: hashlib.sha256("\n".join(value).encode()).hexdigest()[:16]
         for key, value in lines.items()
@@ -122,23 +132,28 @@ def main(argv: list[str] | None = None) -> int:
     overall = {"events": hashlib.sha256(), "verdicts": hashlib.sha256(), "exact": hashlib.sha256()}
     print(f"{'replay':<42} {'records':>8} {'alerts':>6}  {'events':<16} {'verdicts':<16} exact")
     t0 = time.perf_counter()
+    mismatched = 0
     for name, records in replays():
         if args.sets and not any(s in name for s in args.sets):
             continue
         sums, lines, n_alerts = digest(records)
-        for key, value in sums.items():
-            overall[key].update(value.encode())
+        for key, value in overall.items():
+            value.update(sums[key].encode())
+        fed = "" if sums["fed"] == sums["events"] else "  FED EVENTS DIFFER"
         print(
             f"{name:<42} {len(records):>8} {n_alerts:>6}  {sums['events']} {sums['verdicts']}"
-            f" {sums['exact']}",
+            f" {sums['exact']}{fed}",
             flush=True,
         )
+        mismatched += bool(fed)
         if args.dump:
             for key in ("events", "verdicts"):
                 (args.dump / f"{name}.{key}").write_text("\n".join(lines[key]) + "\n")
     all_sums = " ".join(h.hexdigest()[:16] for h in overall.values())
     print(f"{'ALL':<42} {'':>8} {'':>6}  {all_sums}   ({time.perf_counter() - t0:.0f} s)")
-    return 0
+    if mismatched:
+        print(f"{mismatched} replay(s): Engine.feed gave other events than Engine.ingest")
+    return 1 if mismatched else 0
 
 
 if __name__ == "__main__":

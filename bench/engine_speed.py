@@ -6,10 +6,13 @@ the synthetic labelled week of `server.tools.traffic`) it feeds every record, in
 through a fresh `Engine` with the default configuration and keeps the best of N runs (default
 5). Timer ticks are left out: the receiver ticks every few seconds, not per record.
 
-`--against COMMIT` also times a backtest (the loop of `server.backtest.replay`: ingest plus a
-timer tick per bucket) of the same records with the engine of that commit, extracted with
-`git show` into a temporary package, and with the current engine, alternating in one run, and
-prints the ratio (the acceptance check of issue 11 uses `--against bdb4fdc`).
+`--against COMMIT` also times a backtest (the loop of `server.backtest.replay`: each record
+plus a timer tick per bucket) of the same records with the engine of that commit, extracted
+with `git show` into a temporary package, and with the current engine, alternating in one run,
+and prints the ratio (the acceptance check of issue 11 uses `--against bdb4fdc`). Each engine
+is driven as its own commit's backtest drives it: `Engine.feed` (no verdicts, which the
+backtest does not report) where it exists, `ingest` before. A third column drives the current
+engine through `ingest` too: the like-for-like cost with every record's verdict.
 
 Times are CPU time of this process (`time.process_time`), so waiting for a core that others use
 does not count; the garbage collector is off while timing. They still vary between machines and
@@ -136,9 +139,14 @@ def old_engine(commit: str, where: Path) -> tuple[Any, Any]:
     return engine.Engine, config.DetectConfig
 
 
-def time_backtest(engine_class: Any, config_class: Any, records: list[Record]) -> float:
-    """Seconds of `server.backtest.replay`'s loop (ingest, a tick per bucket) with this engine."""
+def time_backtest(
+    engine_class: Any, config_class: Any, records: list[Record], verdicts: bool = False
+) -> float:
+    """Seconds of `server.backtest.replay`'s loop (each record, a tick per bucket) with this
+    engine: records fed as that commit's backtest feeds them (`Engine.feed`, no verdicts,
+    where the engine has it; `ingest` before), or with `verdicts` always through `ingest`."""
     engine = engine_class(config_class())
+    take = engine.ingest if verdicts or not hasattr(engine, "feed") else engine.feed
     b = 60
     current: int | None = None
     t0 = time.process_time()
@@ -150,7 +158,7 @@ def time_backtest(engine_class: Any, config_class: Any, records: list[Record]) -
             for t in bucket_ticks(current, m, b):
                 engine.tick(t)
             current = m
-        engine.ingest(rec)
+        take(rec)
     return time.process_time() - t0
 
 
@@ -204,16 +212,27 @@ def compare(commit: str, runs: int, data: dict[str, list[Record]]) -> int:
     """Print backtest seconds with the old and the current engine, and their ratio."""
     with tempfile.TemporaryDirectory() as where:
         old, old_config = old_engine(commit, Path(where))
-        print(f"{'data set':<16} {'records':>8} {commit + ' s':>12} {'current s':>10} {'ratio':>6}")
+        print(
+            f"{'data set':<16} {'records':>8} {commit + ' s':>12} {'current s':>10} {'ratio':>6}"
+            f"   {'with verdicts s':>15} {'ratio':>6}"
+        )
         for name, records in data.items():
-            was, now = best_of(
+            was, now, judged = best_of(
                 runs,
                 [
                     lambda r=records: time_backtest(old, old_config, r),
                     lambda r=records: time_backtest(Engine, DetectConfig, r),
+                    lambda r=records: time_backtest(Engine, DetectConfig, r, verdicts=True),
                 ],
             )
-            print(f"{name:<16} {len(records):>8,} {was:>12.3f} {now:>10.3f} {now / was:>6.2f}")
+            print(
+                f"{name:<16} {len(records):>8,} {was:>12.3f} {now:>10.3f} {now / was:>6.2f}"
+                f"   {judged:>15.3f} {judged / was:>6.2f}"
+            )
+    print(
+        "current: the backtest's loop (Engine.feed, no verdicts); with verdicts: every record"
+        " through Engine.ingest, like for like with the old engine's loop"
+    )
     return 0
 
 
