@@ -179,9 +179,12 @@ class Judging:
         mu_s = rise * upper
         if not st.rate_fit.minutes:
             return mu_s, mu_r
-        total = self.total
-        _shape, _lower, t_upper, t_daily, t_pooled = total.profile.shapes(m)
-        others = total.rise_level(t_daily, t_pooled) * t_upper - mu_s
+        seasonal = buf.e_seasonal
+        if seasonal < 0.0:  # once per bucket: every status of it reads the same
+            total = self.total
+            _shape, _lower, t_upper, t_daily, t_pooled = total.profile.shapes(m)
+            seasonal = buf.e_seasonal = total.rise_level(t_daily, t_pooled) * t_upper
+        others = seasonal - mu_s
         if others <= 0.0:
             return mu_s, mu_r
         n_other = buf.total - x

@@ -171,7 +171,7 @@ class _Status:
 class _Minute:
     """Running counts of one bucket."""
 
-    __slots__ = ("closed", "counts", "e_total", "expected", "present", "total")
+    __slots__ = ("closed", "counts", "e_seasonal", "e_total", "expected", "present", "total")
 
     def __init__(self, expected: frozenset[str], e_total: float) -> None:
         self.counts: dict[str, int] = {}
@@ -180,3 +180,4 @@ class _Minute:
         self.expected = expected
         self.present = 0
         self.e_total = e_total
+        self.e_seasonal = -1.0  # seasonal expectation of all traffic (-1 until looked up)
