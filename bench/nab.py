@@ -4,7 +4,9 @@ Run as `.venv/bin/python bench/nab.py [--files dev|all|PATTERN...] [--json]` fro
 repository root. `../shared/datasets/nab/SOURCE.md` is the specification followed here:
 
 - each NAB row (value rounded to a whole count, at least 0) is split over the minutes it covers
-  by a multinomial draw seeded from the file name; gaps stay missing data;
+  by a multinomial draw seeded from the file name (rows above 10,000, the AWS byte counters,
+  by a chain of normal-approximated binomials: one draw per count took hours); gaps stay
+  missing data;
 - Track A posts the series as the only status, `events`; every alert counts;
 - Track B posts it as `failed` beside a Poisson `approved` series whose hour-of-day mean makes
   the probation's failure share about 5 %; only `failed` alerts count. Falls are judged in a
@@ -13,7 +15,7 @@ repository root. `../shared/datasets/nab/SOURCE.md` is the specification followe
   (the code `txmon-server backtest` runs); an alert's onset minute marks the NAB row covering it.
 
 The scorer implements NAB's scaled-sigmoid window scoring and the three cost profiles; the test
-`tests/test_nab_bench.py` checks it against the published per-file scores of ARTime and Numenta
+`tests/tools/test_nab_bench.py` checks it against the published per-file scores of ARTime and Numenta
 HTM. The seed rule (`server.tools.seedrule`) is scored beside txmon: in Track A on the series posted
 as `failed` alone (it refuses other names), in Track B on the `failed` alerts of the same replay
 (it never judges falls); each of its notifications is an onset.
@@ -179,11 +181,34 @@ def minute_counts(nab: NabFile) -> list[tuple[int, int, int]]:
             end = min(end, nab.epochs[r + 1] - nab.epochs[r + 1] % 60)
         k = max(1, (end - t) // 60)
         total = max(0, round(v))
-        split = [0] * k
-        for _ in range(total):
-            split[rng.randrange(k)] += 1
+        if total <= _UNIT_DRAWS:
+            split = [0] * k
+            for _ in range(total):
+                split[rng.randrange(k)] += 1
+        else:
+            split = _large_split(rng, total, k)
         out.extend((t + j * 60, split[j], r) for j in range(k))
     return out
+
+
+# Up to this total a row is split one count at a time (the multinomial draw itself); beyond it
+# (byte counters in the AWS files reach 1e9 a row, which took hours) by `_large_split`.
+_UNIT_DRAWS = 10_000
+
+
+def _large_split(rng: random.Random, total: int, k: int) -> list[int]:
+    """A multinomial split of a large total over k equal cells as a chain of binomials, each
+    drawn from its normal approximation (every cell holds more than 10,000 / 30 counts)."""
+    split, left = [], total
+    for j in range(k - 1):
+        p = 1.0 / (k - j)
+        mean = left * p
+        draw = round(rng.gauss(mean, math.sqrt(mean * (1.0 - p))))
+        draw = min(left, max(0, draw))
+        split.append(draw)
+        left -= draw
+    split.append(left)
+    return split
 
 
 def approved_series(nab: NabFile, minutes: list[tuple[int, int, int]]) -> list[int]:

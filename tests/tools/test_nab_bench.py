@@ -75,3 +75,14 @@ def test_normalisation_maps_null_to_zero_and_perfect_to_hundred() -> None:
     assert nab.normalised([-3.0], 3, "standard") == pytest.approx(0.0)
     assert nab.normalised([3.0], 3, "standard") == pytest.approx(100.0)
     assert nab.normalised([-6.0], 3, "reward_low_FN_rate") == pytest.approx(0.0)
+
+
+def test_a_byte_counter_row_splits_into_minutes_that_keep_its_total() -> None:
+    # AWS byte counters reach 1e9 a row; a draw per count took hours for one file.
+    import random
+
+    parts = nab._large_split(random.Random(7), 1_000_000_000, 5)
+    assert sum(parts) == 1_000_000_000 and len(parts) == 5
+    assert all(abs(p - 200_000_000) < 100_000 for p in parts)  # sd about 18,000
+    small = nab._large_split(random.Random(7), 10_001, 30)
+    assert sum(small) == 10_001 and min(small) > 200
