@@ -255,8 +255,9 @@ class SharedDetector:
         for minute in sorted(fed):
             for status, count in fed[minute].items():
                 engine.ingest(Record(minute, status, count))  # committed already: not emitted
-        if fed:  # the replay's own lifecycle is discarded: the store's rows are the truth
-            restore_book(engine, conn, now)
+        # The replays' own lifecycle is discarded: the store's rows are the truth (and
+        # restoring re-points the build-ups the history's replay held for its alerts).
+        restore_book(engine, conn, now)
         if checkpoint is None and newest is not None:
             fed = {}
             for minute, status, count in store.minute_totals_since(

@@ -23,7 +23,7 @@ from server.config import Config, ConfigError
 from server.config.location import redact
 from server.core.actions import Actions
 from server.core.answers import IngestResult, alerts_touched, ingest_answer
-from server.core.detector import changed_alerts, restored_engine, warm_from_rollup
+from server.core.detector import changed_alerts, restore_book, warm_from_rollup
 from server.core.group import Group, RowBook
 from server.core.metrics import Metrics, RateMeter, register_gauges
 from server.core.reads import Queries
@@ -216,12 +216,14 @@ class Receiver(Queries, Actions):
 
     def _build_engine(self, conn: sqlite3.Connection) -> Engine:
         """Detection state from the store: baselines from the rollup, open alerts, silences."""
-        # The replay of the history (`Engine.warm`) keeps its own alerts; these are the store's.
-        engine = restored_engine(self.detect_config, conn, int(time.time()))
+        # The history is replayed first (`Engine.warm`, with alerts of its own), then the
+        # store's alerts restored: restoring re-points what the replay held for its alerts.
+        engine = Engine(self.detect_config)
         newest = store.newest_minute(conn, self.horizon())
         if newest is not None:
             first = newest - self.detect_config.season_days * 86_400
             warm_from_rollup(engine, conn, first, newest)
+        restore_book(engine, conn, int(time.time()))
         return engine
 
     def _persist(self, conn: sqlite3.Connection, events: list[AlertEvent], now: int) -> None:

@@ -219,9 +219,11 @@ class Engine(Judging, Settling, Timers):
         through the same judging as live ones, so baselines, profiles and the learned tails
         come out as if the engine had lived through that history; emits nothing.
 
-        The replay opens and resolves its alerts in a book of its own, so an incident in the
-        history is held out of the tails as it was live, and the engine's book (the store's
-        alerts, restored before or after) is left as it is."""
+        The replay opens and resolves its alerts in a book of its own (kept for the next call,
+        never emitted), so an incident in the history is held out of the tails as it was
+        live, and the engine's book is left as it is. Restore the store's alerts after the
+        last call (`restore`): that points a build-up held for a replayed alert at the
+        store's open alert of the same status, or settles it."""
         m = minute - minute % self._b
         if self.watermark is not None and m <= self.watermark:
             return  # history only goes forward, each bucket once
