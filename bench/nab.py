@@ -14,11 +14,11 @@ repository root. `../shared/datasets/nab/SOURCE.md` is the specification followe
 - a fresh engine per file and replay, default configuration, driven by `server.backtest.replay`
   (the code `txmon-server backtest` runs); an alert's onset minute marks the NAB row covering it.
 
-The scorer implements NAB's scaled-sigmoid window scoring and the three cost profiles; the test
-`tests/tools/test_nab_bench.py` checks it against the published per-file scores of ARTime and Numenta
-HTM. The seed rule (`server.tools.seedrule`) is scored beside txmon: in Track A on the series posted
-as `failed` alone (it refuses other names), in Track B on the `failed` alerts of the same replay
-(it never judges falls); each of its notifications is an onset.
+The scorer implements NAB's scaled-sigmoid window scoring and the three cost profiles;
+`tests/tools/test_nab_bench.py` checks it against the published per-file scores of ARTime and
+Numenta HTM. The seed rule (`server.tools.seedrule`) is scored beside txmon: in Track A on the
+series posted as `failed` alone (it refuses other names), in Track B on the `failed` alerts of
+the same replay (it never judges falls); each of its notifications is an onset.
 """
 
 from __future__ import annotations
