@@ -207,15 +207,14 @@ class Judging:
     def _evidence(self, st: _Status, m: int, x: int, buf: _Minute) -> tuple[int, float, float, str]:
         """(severity, evidence, expected count, kind) of a status's complete bucket m.
 
-        The bucket joins the window sums (count view, rate view, their seasonal forms for the
-        long sums, drop view). Each window's score is judged against its own learned tail
-        (`Tail`): evidence = score minus how far that tail lifts the `high` threshold. Rises:
-        where the status has other traffic beside it, both the count and the rate view must
-        show it (the smaller score counts), so a proportional surge stays quiet; a lone status
-        is judged on its counts. The evidence of the minute is the largest over the windows
-        whose sums are also `spike_min_ratio` above (or `drop_min_fraction` below) the
-        expectation they are judged on, while the shortest window of 3 minutes or more still
-        shows the change.
+        The bucket joins the window sums (count view, rate view, drop view). Each window's
+        score is judged against its own learned tail (`Tail`): evidence = score minus how far
+        that tail lifts the `high` threshold. Rises: where the status has other traffic beside
+        it, both the count and the rate view must show it (the smaller score counts), so a
+        proportional surge stays quiet; a lone status is judged on its counts. The evidence of
+        the minute is the largest over the windows whose sums are also `spike_min_ratio` above
+        (or `drop_min_fraction` below) expectation while the shortest window of 3 minutes or
+        more still shows the change.
         """
         windows = self._windows
         ev = st.evidence
@@ -240,8 +239,7 @@ class Judging:
             st.evidence_epoch = profile.epoch
             ev.absorb()
         # The running totals with this minute: (the count, then each view's expectation:
-        # count, rate, seasonal count, seasonal rate, drop), added up here rather than in a
-        # loop of `push`.
+        # count, rate, drop), added up here rather than in a loop of `push`.
         if spike:
             has_rate = st.rate_fit.minutes > 0
             if has_count:
@@ -316,9 +314,7 @@ class Judging:
                     fixed = phi * level_fit.spread + 1.0 / level_fit.info
                     specs.append((1, 3, phi, fixed, rise <= 0.0))
                 seasonal_sum = self._seasonal_sum
-                # The ratio is against the last view (its seasonal form in long sums).
-                last = 1 if has_count else 2
-                last_long = 3 if has_count else 4
+                last = 1 if has_count else 2  # the ratio is against the last view
                 tails = st.rise_tails
                 first, first_long = specs[0][0], specs[0][1]  # the views of specs[0]
                 for j, w in enumerate(windows):
@@ -358,8 +354,7 @@ class Judging:
                     e = (z - off if off > 0.0 else z) + relief[j]
                     if cap < e < high and w > 1:
                         e = cap  # a sum of minutes opens at high; `medium` is per minute
-                    lv = last_long if long_sum else last
-                    if s_j >= ratio * (now[lv] - then[lv]) and s_j >= min_count:
+                    if s_j >= ratio * (now[last] - then[last]) and s_j >= min_count:
                         if e > best:
                             best = e
                         if e > short and w <= 5:
