@@ -207,14 +207,14 @@ class Judging:
     def _evidence(self, st: _Status, m: int, x: int, buf: _Minute) -> tuple[int, float, float, str]:
         """(severity, evidence, expected count, kind) of a status's complete bucket m.
 
-        The bucket joins the window sums (count view, rate view, drop view). Each window's
-        score is judged against its own learned tail (`Tail`): evidence = score minus how far
-        that tail lifts the `high` threshold. Rises: where the status has other traffic beside
-        it, both the count and the rate view must show it (the smaller score counts), so a
-        proportional surge stays quiet; a lone status is judged on its counts. The evidence of
-        the minute is the largest over the windows whose sums are also `spike_min_ratio` above
-        (or `drop_min_fraction` below) expectation while the shortest window of 3 minutes or
-        more still shows the change.
+        The bucket joins the window sums (count view, rate view, their seasonal forms for the
+        long sums, drop view). Each window's score is judged against its own learned tail
+        (`Tail`): evidence = score minus how far that tail lifts the `high` threshold. Rises:
+        where the status has other traffic beside it, both the count and the rate view must
+        show it (the smaller score counts), so a proportional surge stays quiet; a lone status
+        is judged on its counts. The evidence of the minute is the largest over the windows
+        whose sums are also `spike_min_ratio` above (or `drop_min_fraction` below) the recent
+        expectation while the shortest window of 3 minutes or more still shows the change.
         """
         windows = self._windows
         ev = st.evidence
@@ -239,7 +239,8 @@ class Judging:
             st.evidence_epoch = profile.epoch
             ev.absorb()
         # The running totals with this minute: (the count, then each view's expectation:
-        # count, rate, drop), added up here rather than in a loop of `push`.
+        # count, rate, seasonal count, seasonal rate, drop), added up here rather than in a
+        # loop of `push`.
         if spike:
             has_rate = st.rate_fit.minutes > 0
             if has_count:
