@@ -13,8 +13,8 @@ class Evidence:
     O(k) per pushed minute (k expectations): the running totals of the count and of each
     expectation, as one tuple, and a ring of past totals one longer than the longest window,
     so the sum of the last W values is the total now minus the total W pushes ago. Sums are
-    formed by the reader (`frame`), for the windows and views it looks at: most minutes only
-    the recent window is.
+    formed by the reader from what `push` returns, for the windows and views it looks at:
+    most minutes only the recent window is.
     """
 
     __slots__ = ("back", "k", "pos", "pushes", "ring", "rows", "since", "total", "windows")
@@ -36,7 +36,10 @@ class Evidence:
     ) -> tuple[tuple[float, ...], list[tuple[float, ...]], list[int], int]:
         """Add one minute, given the running totals with it (`total` plus its count and its
         expected count under each of the k views, element by element: the caller forms them
-        from its values in locals, cheaper than a loop here); returns `frame()`."""
+        from its values in locals, cheaper than a loop here). Returns (running totals now,
+        the ring of past totals, the ring index each window subtracts, minutes pushed since
+        the last `absorb`): window j's sum of view v (0 the count, then each expectation) is
+        now[v] - rows[back[j]][v], over min(W, since) minutes held."""
         pos = self.pos + 1
         if pos == self.ring:
             pos = 0
@@ -47,12 +50,6 @@ class Evidence:
         if self.pushes % 4096 == 0:
             self._rebase()
         return self.total, self.rows, self.back[pos], self.since
-
-    def frame(self) -> tuple[tuple[float, ...], list[tuple[float, ...]], list[int], int]:
-        """(running totals now, the ring of past totals, the ring index each window subtracts,
-        minutes pushed since the last `absorb`): window j's sum of view v (0 the count, then
-        each expectation) is now[v] - rows[back[j]][v], over min(W, since) minutes held."""
-        return self.total, self.rows, self.back[self.pos], self.since
 
     def absorb(self) -> None:
         """Drop the minutes in the ring from every sum: an open alert has accounted for them,

@@ -283,21 +283,9 @@ class Judging:
         cap = self._cap  # just below medium
         min_count = self._min_count
         seen: list[tuple[Tail, float]] = []  # the windows' scores, for the learned tails
-        # Each window's sums are the running totals now minus those it subtracts (`frame`),
+        # Each window's sums are the running totals now minus those it subtracts (`push`),
         # formed only for the windows and views a test below reads.
-        # ev.push(totals), written out (same steps): this runs for every status and minute
-        pos = ev.pos + 1
-        if pos == ev.ring:
-            pos = 0
-        ev.pos = pos
-        rows = ev.rows
-        rows[pos] = ev.total = now = totals
-        ev.pushes = pushes = ev.pushes + 1
-        ev.since = since = ev.since + 1
-        if pushes % 4096 == 0:
-            ev._rebase()
-            now = ev.total
-        back = ev.back[pos]
+        now, rows, back, since = ev.push(totals)
         if has_rate or (spike and has_count):
             # The views judged, rate first: index 2 of the totals is the rate view, 1 the count
             # view, 3 and 4 their seasonal forms that stand in for them in long sums (0 is the
@@ -409,6 +397,7 @@ class Judging:
             st.rise_clock[0] += 1.0
         if drop:
             st.drop_clock[0] += 1.0
+        pushes = ev.pushes
         if pushes % 60 == 0:
             decay = pushes % 1440 == 0
             if decay:
