@@ -8,7 +8,7 @@ import math
 from server.detect.lifecycle import (
     AlertEvent,
 )
-from server.detect.stats import _TINY, limit, score
+from server.detect.stats import _TINY, limit, long_dispersion, score
 from server.detect.status import _Minute, _Status
 
 
@@ -130,19 +130,7 @@ class Settling:
                         xf = limit(mu, size, clip)
             mu = fit.coef * n_other if fit.minutes else None  # before the refit below
             rate.add(xf, float(n_other), fit, floor)
-            # st.phi_r = long_dispersion(st.phi_rate, xf, mu, keep, weight, fit.phi, floor,
-            # cap), written out (here and for the level view): this runs for every status and
-            # bucket
-            sums = st.phi_rate
-            r2, s1, s2, n = sums
-            if mu is not None:
-                d = xf - mu
-                sums[0] = r2 = r2 * keep + d * d
-                sums[1] = s1 = s1 * keep + mu
-                sums[2] = s2 = s2 * keep + mu * mu
-                sums[3] = n = n * keep + 1.0
-            phi = fit.phi if n < weight or s2 <= 0.0 else (r2 - s1) / s2
-            st.phi_r = cap if phi > cap else phi if phi > floor else floor
+            st.phi_r = long_dispersion(st.phi_rate, xf, mu, keep, weight, fit.phi, floor, cap)
         level = st.level
         if level is not None:
             xf = float(x)  # the rate view above clips on its own terms
@@ -176,16 +164,7 @@ class Settling:
                     xf = limit(mu, size, clip if z > 0 else -clip)
             mu = fit.coef * shape if fit.minutes else None
             level.add(xf, shape, fit, floor)
-            sums = st.phi_level  # st.phi_l = long_dispersion(st.phi_level, ...), as above
-            r2, s1, s2, n = sums
-            if mu is not None:
-                d = xf - mu
-                sums[0] = r2 = r2 * keep + d * d
-                sums[1] = s1 = s1 * keep + mu
-                sums[2] = s2 = s2 * keep + mu * mu
-                sums[3] = n = n * keep + 1.0
-            phi = fit.phi if n < weight or s2 <= 0.0 else (r2 - s1) / s2
-            st.phi_l = cap if phi > cap else phi if phi > floor else floor
+            st.phi_l = long_dispersion(st.phi_level, xf, mu, keep, weight, fit.phi, floor, cap)
         # The profile takes the count as it is: it keeps medians over days, so one bad day does
         # not shape it, while a pattern that repeats every day (a shop opening) is learned
         # even when it first opened an alert.
