@@ -6,7 +6,7 @@ from __future__ import annotations
 from server.config import Config
 from server.core.receiver import Receiver
 from tests.conftest import Live
-from tests.detect.test_detect_tails import MINUTES_A_DAY, WEEK_START, sparse_feed
+from tests.detect.test_detect_tails import WEEK_START, short_bursts, sparse_feed
 
 DAY = 86_400
 
@@ -14,11 +14,7 @@ DAY = 86_400
 def test_a_restart_does_not_page_on_the_bursts_the_status_had_learned(make_receiver) -> None:
     # A 3-minute burst of failed (8 a minute against 0.3) four times a day for a week: the
     # status learns it as its normal and stops paging (tests/detect/test_detect_tails.py).
-    bursts = [
-        (day * MINUTES_A_DAY + hour * 60 + 11, 3, 8)
-        for day in range(2, 9)
-        for hour in (3, 9, 15, 21)
-    ]
+    bursts = short_bursts()
     records = sparse_feed(9, bursts)
     restart = WEEK_START + 8 * DAY
     live: Live = make_receiver()

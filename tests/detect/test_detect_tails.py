@@ -78,6 +78,15 @@ def sparse_feed(days: int, bursts: list[tuple[int, int, int]], seed: int = 3) ->
     return records
 
 
+def short_bursts() -> list[tuple[int, int, int]]:
+    """After two clean days, a 3-minute burst of 8 a minute four times a day for a week."""
+    return [
+        (day * MINUTES_A_DAY + hour * 60 + 11, 3, 8)
+        for day in range(2, 9)
+        for hour in (3, 9, 15, 21)
+    ]
+
+
 def opened_in(alerts: list[Raised], start: int, length: int) -> bool:
     t0 = WEEK_START + 60 * start
     return any(a.status == "failed" and t0 <= a.start <= t0 + 60 * (length + 5) for a in alerts)
@@ -85,11 +94,7 @@ def opened_in(alerts: list[Raised], start: int, length: int) -> bool:
 
 def test_a_short_burst_that_keeps_coming_back_stops_paging() -> None:
     # Two clean days, then a 3-minute burst of 8 a minute (against 0.3) four times a day.
-    bursts = [
-        (day * MINUTES_A_DAY + hour * 60 + 11, 3, 8)
-        for day in range(2, 9)
-        for hour in (3, 9, 15, 21)
-    ]
+    bursts = short_bursts()
     alerts = replay(sparse_feed(9, bursts), DetectConfig())
     paged = [opened_in(alerts, start, length) for start, length, _ in bursts]
     assert all(paged[:2]), paged  # new to the status: they page
@@ -114,11 +119,7 @@ def test_a_warm_start_keeps_what_the_tails_learned_from_the_history() -> None:
     # judges the last day's bursts as the engine that lived through them does (not paging).
     from server.detect.engine import Engine
 
-    bursts = [
-        (day * MINUTES_A_DAY + hour * 60 + 11, 3, 8)
-        for day in range(2, 9)
-        for hour in (3, 9, 15, 21)
-    ]
+    bursts = short_bursts()
     records = sparse_feed(9, bursts)
     restart = WEEK_START + 8 * DAY
     engine = Engine(DetectConfig())
