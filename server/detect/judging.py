@@ -363,15 +363,19 @@ class Judging:
             phi = st.phi_l
             fixed = phi * level_fit.spread + 1.0 / level_fit.info
             tails = st.drop_tails
-            dbest = 0.0
+            dbest = dtaught = 0.0
             then = rows[back[r]]
             if now[0] - then[0] < now[d] - then[d]:
                 keep = self._drop_keep
+                # Sums of more than one minute need the day type's own level; with shapes
+                # but not that level (a first weekend) those of up to 15 minutes are judged
+                # on the recent level, since over an hour the day's decline is no drop.
+                longest = windows[-1] if seasonal else 15 if profile.has_shape(m) else 1
                 for j, w in enumerate(windows):
                     then = rows[back[j]]
                     s_j, m_j = now[0] - then[0], now[d] - then[d]
-                    if s_j >= m_j or (w > 1 and not seasonal):
-                        continue  # (before a day of history a daily decline is no drop)
+                    if s_j >= m_j or w > longest:
+                        continue
                     gap = m_j - s_j
                     if 2.0 * gap * gap < 3.9 * m_j:
                         continue  # surely below 2 (as above)
@@ -380,16 +384,24 @@ class Judging:
                     if z < 2.0:
                         continue
                     tail = tails[j]
+                    # Sums judged without the day type's own level teach their own tail
+                    # but not the best-of-all one (a weekend shape lifted it on a Monday).
+                    teach = learn and (seasonal or w == 1)
                     if learn:
                         seen.append((tail, z))
                     off = tail.limit - tail.normal
                     e = (z - off if off > 0.0 else z) + relief[j]
                     if cap < e < high and w > 1:
                         e = cap
-                    if e > dbest and s_j <= keep * m_j:
-                        dbest = e
+                    if s_j <= keep * m_j:
+                        if e > dbest:
+                            dbest = e
+                        if teach and e > dtaught:
+                            dtaught = e
             if dbest > 2.0:
-                dbest, _short = _combined(tails[-1], dbest, 0.0, seen if learn else None)
+                if learn and dtaught > 2.0:
+                    seen.append((tails[-1], dtaught))
+                dbest, _short = _combined(tails[-1], dbest, 0.0, None)
             if dbest > best or not spike:
                 best, mu_best, kind = dbest, mu_d, "drop"
         # Only the clocks of tails the status has: the other is never read.

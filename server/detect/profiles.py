@@ -174,6 +174,11 @@ class HourProfile:
         shapes[minute] = value
         return value
 
+    def has_shape(self, minute: int) -> bool:
+        """Whether this minute's day type has hour shapes (its own or pooled), not flat ones."""
+        weekend = _weekend(minute)
+        return (self._day_types[weekend] or self._day_type(weekend)) is not _FLAT
+
     def daily_mean(self, minute: int) -> float | None:
         """Mean count per minute over the day type of this minute, None without a full day."""
         mean = self.shapes(minute)[3]

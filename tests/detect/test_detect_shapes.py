@@ -119,6 +119,19 @@ def test_two_hour_proportional_surge_opens_nothing_also_when_it_ends(seed: int, 
     assert [a for a in alerts if a.start >= WEEK_START + DAY] == []
 
 
+@pytest.mark.parametrize(("seed", "day", "hour"), [(1, 5, 15), (3, 6, 11), (4, 5, 15)])
+def test_approvals_halving_on_the_first_weekend_opens_a_drop_within_5_minutes(
+    seed: int, day: int, hour: int
+) -> None:
+    """Before a weekend profile of its own the level is the recent one, and the short sums
+    still judge a drop (they once judged only single minutes, and missed most of these)."""
+    inj = Injection("drop", at(day, hour, 0), 20, "approved", 0.5)
+    alerts = run(inj, seed, days=day + 1.0)
+    found = latency(alerts, "approved", inj)
+    assert found is not None and found <= 5, (found, alerts)
+    assert false_alerts(alerts, inj) == []
+
+
 def test_four_two_two_against_a_fifth_a_minute_opens_by_the_third_minute() -> None:
     """The issue's example: 4 + 2 + 2 where 0.6 are expected over three minutes."""
     from server.detect.engine import Engine
