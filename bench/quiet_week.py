@@ -1,0 +1,107 @@
+"""A week shaped like the one issue 11 describes (a quiet shop, failure statuses well below one
+a minute, its eight incident shapes and a 2-hour surge), replayed through the backtest's engine
+at two noise levels; prints what a labelled week is judged on.
+
+Run as `.venv/bin/python bench/quiet_week.py [--seeds 1,2,3,4]`. The traffic is our own model
+(`server.tools.traffic`, never tuned on): `status_shape` 40 is the model's default noise (a
+status's own factor has a CV of about 16 %), 10 is twice that. Incidents fall on weekdays and
+on the first weekend, before the weekend has a profile of its own. See docs/detection.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from server.detect.config import DetectConfig
+from server.records import Record
+from server.tools.backtest import Incident, evaluate, quiet_hits, replay
+from server.tools.traffic import WEEK_START, Injection, TrafficModel, generate_minutes
+
+DAY = 86_400
+SHARES = {
+    "approved": 0.86,
+    "denied": 0.06,
+    "processing": 0.05,
+    "reversed": 0.01,
+    "refunded": 0.005,
+    "failed": 0.005,
+    "backend_reversed": 0.004,
+}
+
+
+def at(day: int, hh: int, mm: int = 0) -> int:
+    return WEEK_START + day * DAY + hh * 3600 + mm * 60
+
+
+# Day 0 is a Monday; days 5 and 6 are the first weekend.
+SCHEDULE = [
+    ("failed x20, 8 min, night", Injection("spike", at(1, 23, 37), 8, "failed", 20.0)),
+    ("backend_reversed x8, 5 min", Injection("spike", at(2, 15, 7), 5, "backend_reversed", 8.0)),
+    ("refunded x6, 10 min", Injection("spike", at(3, 10, 7), 10, "refunded", 6.0)),
+    ("failed x10, 12 min, afternoon", Injection("spike", at(3, 14, 7), 12, "failed", 10.0)),
+    ("denied x2.2, 30 min, evening", Injection("spike", at(4, 19, 10), 30, "denied", 2.2)),
+    ("reversed ramp to x5, 90 min (Sat)", Injection("ramp", at(5, 14), 90, "reversed", 5.0, 30)),
+    ("approved -50 %, 20 min (Sun)", Injection("drop", at(6, 11), 20, "approved", 0.5)),
+    ("denied silent, 20 min (Sun)", Injection("silence", at(6, 16), 20, "denied", 1.0)),
+]
+SURGE = Injection("surge", at(4, 12), 120, None, 3.0)  # every status x3: must stay quiet
+
+
+def run(seed: int, noise: float) -> dict[str, object]:
+    """One week: its figures as the labelled-week acceptance reads them."""
+    model = TrafficModel(
+        peak_per_minute=150.0, shares=SHARES, status_shape=noise, common_shape=3 * noise
+    )
+    injections = [inj for _label, inj in SCHEDULE] + [SURGE]
+    records: list[Record] = []
+    for minute, counts in generate_minutes(WEEK_START, 7 * 1440, seed, injections, model):
+        records.extend(Record(minute, s, c) for s, c in counts.items())
+    raised = replay(records, DetectConfig())
+    labels = [Incident(label, i.start, i.end - 60, (i.status or "",)) for label, i in SCHEDULE]
+    report = evaluate(raised, labels, records, 15)
+    quiet = [Incident("surge", SURGE.start, SURGE.end + 3600, tuple(SHARES))]
+    latencies = [p.get("latency_min") for p in report["per_incident"]]
+    found = [x for x in latencies if x is not None]
+    return {
+        "seed": seed,
+        "noise": noise,
+        "caught": report["caught"],
+        "incidents": report["incidents"],
+        "false_per_day": report["false_per_day_after_first_day"],
+        "in_surge": sum(len(q["alerts"]) for q in quiet_hits(raised, quiet)),
+        "median": statistics.median(found) if found else None,
+        "latencies": latencies,
+    }
+
+
+def _job(args: tuple[int, float]) -> dict[str, object]:
+    return run(*args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="1,2,3,4", help="comma-separated seeds")
+    parser.add_argument("--jobs", type=int, default=2, help="processes")
+    args = parser.parse_args(argv)
+    jobs = [(int(s), noise) for noise in (40.0, 10.0) for s in args.seeds.split(",")]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(_job, jobs))
+    print("noise seed caught false/day surge median | latency (min) per incident; - = missed")
+    print("   " + " | ".join(label for label, _inj in SCHEDULE))
+    for r in rows:
+        lat = " ".join("-" if x is None else f"{x:g}" for x in r["latencies"])  # type: ignore[union-attr]
+        print(
+            f"{r['noise']:5g} {r['seed']:4d} {r['caught']}/{r['incidents']} "
+            f"{r['false_per_day']:9.2f} {r['in_surge']:5d} {r['median']!s:>6} | {lat}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
