@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 from server.detect.config import SEVERITIES, TOTAL, DetectConfig
 from server.detect.judging import Judging
@@ -97,33 +98,26 @@ class Engine(Judging, Settling, Timers):
 
     def ingest(self, rec: Record) -> Judged:
         """Judge one record (on its bucket's running total) and advance the lifecycle."""
-        arrived = self._arrive(rec)
-        if arrived is None:
-            return self._verdict_only(rec, rec.ts - rec.ts % self._b)
-        st, m, x, buf, before, events = arrived
-        # Judged before the bucket may close: closing teaches the tails the verdict reads.
-        sev, z, mu, upper, _kind = self._judge(st, m, x, buf.total - x, buf.e_total, True)
-        self._complete(st, m, buf, before, events)
-        alert = self.book.by_status.get(st.name) if sev >= 2 else None
-        return Judged(SEVERITIES[sev], z, mu, upper, events, alert.id if alert else None)
+        return self._take(rec, True)
 
     def feed(self, rec: Record) -> list[AlertEvent]:
         """`ingest` without the record's verdict: only the alert events it causes, the same
         as `ingest` gives. The backtest reports alerts, not verdicts, and a verdict (its
         score, and the upper limit's Newton steps) is about a fifth of a record's cost."""
-        arrived = self._arrive(rec)
-        if arrived is None:
-            return []
-        st, m, _x, buf, before, events = arrived
-        self._complete(st, m, buf, before, events)
-        return events
+        return self._take(rec, False)
 
-    def _arrive(
-        self, rec: Record
-    ) -> tuple[_Status, int, int, _Minute, int | None, list[AlertEvent]] | None:
-        """Move the watermark (timers, closing and settling older buckets) and add the record
-        to its bucket: (status, bucket, its running count, the bucket, the count before,
-        the events so far); None for a record too late to count."""
+    @overload
+    def _take(self, rec: Record, judge: Literal[True]) -> Judged: ...
+
+    @overload
+    def _take(self, rec: Record, judge: Literal[False]) -> list[AlertEvent]: ...
+
+    def _take(self, rec: Record, judge: bool) -> Judged | list[AlertEvent]:
+        """`ingest` (judge True: the verdict) or `feed` (False: the events) of one record, in
+        one method so that neither pays for a call or a tuple more per record: move the
+        watermark (timers, closing and settling older buckets), add the record to its
+        bucket, judge it there, then judge a late record's closed bucket or close the bucket
+        once every expected status has reported."""
         b = self._b
         ts, name, count = rec.ts, rec.status, rec.count
         m = ts - ts % b
@@ -137,8 +131,8 @@ class Engine(Judging, Settling, Timers):
             if m - wm > self.config.nodata_minutes * b:
                 self.feed_back = m  # the whole feed was silent: per-status silences restart
             events += self._advance(m)
-        elif m < wm - self._late:
-            return None
+        elif m < wm - self._late:  # too late to count: a verdict only
+            return self._verdict_only(rec, m) if judge else events
         st = self.statuses.get(name) or self._new_status(name)
         buf = self.minutes.get(m) or self._new_minute(m)
         counts = buf.counts
@@ -150,19 +144,19 @@ class Engine(Judging, Settling, Timers):
             st.last_data = m
         if count == 0:
             st.dense = True
-        return st, m, x, buf, before, events
-
-    def _complete(
-        self, st: _Status, m: int, buf: _Minute, before: int | None, events: list[AlertEvent]
-    ) -> None:
-        """Judge a late record's closed bucket, or close the bucket once every expected
-        status has reported; the events join `events`."""
+        if judge:
+            # Judged before the bucket may close: closing teaches the tails the verdict reads.
+            sev, z, mu, upper, _kind = self._judge(st, m, x, buf.total - x, buf.e_total, True)
         if buf.closed:
             events += self._observe(st, m, buf, late=True)
-        elif before is None and st.name in buf.expected:
+        elif before is None and name in buf.expected:
             buf.present += 1
             if buf.present >= len(buf.expected):
                 events += self._close(m, buf)
+        if not judge:
+            return events
+        alert = self.book.by_status.get(name) if sev >= 2 else None
+        return Judged(SEVERITIES[sev], z, mu, upper, events, alert.id if alert else None)
 
     def peek(self, rec: Record, unfed: int = 0) -> Judged:
         """The verdict `ingest` would give `rec` after `unfed` more of its status and bucket,
