@@ -19,6 +19,11 @@ does not count; the garbage collector is off while timing. They still vary betwe
 with load, so each figure is also given as a ratio against a pure-Python no-op loop over the same
 records (a call of a function that reads the record's fields), measured in the same run, best of
 N as well. Standard library only.
+
+`--against COMMIT --once LOOP [--data NAME]` runs one loop once and prints nothing, for an
+instruction counter, whose counts do not move with the machine's load: e.g. `PYTHONHASHSEED=0
+valgrind --tool=cachegrind --cache-sim=no .venv/bin/python bench/engine_speed.py --against
+bdb4fdc --once current`, minus the same with `--once none`, is the current backtest loop's own.
 """
 
 from __future__ import annotations
@@ -193,7 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; the best is kept")
     parser.add_argument("--cloudwalk", type=Path, default=CLOUDWALK, help="CloudWalk CSV to replay")
     parser.add_argument("--against", help="also time a backtest with this commit's engine")
+    parser.add_argument(
+        "--once",
+        choices=LOOPS,
+        help="with --against: run only this loop, once, on --data, and print nothing (for an"
+        " instruction counter such as valgrind; 'none' loads the same and runs no loop)",
+    )
+    parser.add_argument("--data", choices=("cloudwalk", "synthetic week"), default="cloudwalk")
     args = parser.parse_args(argv)
+    if args.against and args.once:
+        return run_once(args.against, args.once, datasets(args.cloudwalk)[args.data])
     if args.against:
         return compare(args.against, args.runs, datasets(args.cloudwalk))
     header = ("data set", "records", "ingest us/rec", "no-op us/rec", "ratio")
@@ -205,6 +219,22 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<16} {n:>8,} {ingest / n * 1e6:>14.2f} {noop / n * 1e6:>13.3f}"
             f" {ingest / noop:>7.1f}"
         )
+    return 0
+
+
+LOOPS = ("none", "against", "current", "verdicts")
+
+
+def run_once(commit: str, loop: str, records: list[Record]) -> int:
+    """One backtest loop with the old engine, the current one (`feed`) or the current one with
+    every verdict, or none: instruction counts of two such runs subtract to the loop's own."""
+    with tempfile.TemporaryDirectory() as where:
+        old, old_config = old_engine(commit, Path(where))
+        gc.disable()
+        if loop == "against":
+            time_backtest(old, old_config, records)
+        elif loop != "none":
+            time_backtest(Engine, DetectConfig, records, verdicts=loop == "verdicts")
     return 0
 
 
