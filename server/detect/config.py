@@ -41,6 +41,7 @@ class DetectConfig:
     thin_level_minutes: float = 60.0  # a count level resting on less exposure is no level
     windows: tuple[int, ...] = (1, 2, 3, 5, 15, 60)  # sums of the last W minutes judged together
     seasonal_sum_minutes: int = 15  # sums this long judge rises on the seasonal level alone
+    unseasoned_drop_minutes: int = 15  # ...drop sums up to this long on days without it
     window_budget: float = 0.0  # a W-minute sum may be W**this times likelier to pass than one
     tail_days: float = 10.0  # a normal minute passes a learned tail's limit once in this
     tail_base: float = 2.5  # scores above this one shape the learned tails

@@ -85,6 +85,7 @@ class Engine(Judging, Settling, Timers):
         )
         self._blip_weight = config.blip_weight
         self._seasonal_sum = config.seasonal_sum_minutes
+        self._unseasoned_drop = config.unseasoned_drop_minutes
         self._blip_span = config.blip_minutes * b
         self._learn_delay = max(config.windows) * b
         self._phi_keep = 1.0 - 1.0 / (config.dispersion_days * 1440)
@@ -103,7 +104,7 @@ class Engine(Judging, Settling, Timers):
     def feed(self, rec: Record) -> list[AlertEvent]:
         """`ingest` without the record's verdict: only the alert events it causes, the same
         as `ingest` gives. The backtest reports alerts, not verdicts, and a verdict (its
-        score, and the upper limit's Newton steps) is about a fifth of a record's cost."""
+        score, and the upper limit's Newton steps) is about a quarter of a record's cost."""
         return self._take(rec, False)
 
     @overload

@@ -368,9 +368,12 @@ class Judging:
             if now[0] - then[0] < now[d] - then[d]:
                 keep = self._drop_keep
                 # Sums of more than one minute need the day type's own level; with shapes
-                # but not that level (a first weekend) those of up to 15 minutes are judged
-                # on the recent level, since over an hour the day's decline is no drop.
-                longest = windows[-1] if seasonal else 15 if profile.has_shape(m) else 1
+                # but not that level (a first weekend) those of up to `unseasoned_drop_minutes`
+                # are judged on the recent level: over an hour the day's decline is no drop.
+                if seasonal:
+                    longest = windows[-1]
+                else:
+                    longest = self._unseasoned_drop if profile.has_shape(m) else 1
                 for j, w in enumerate(windows):
                     then = rows[back[j]]
                     s_j, m_j = now[0] - then[0], now[d] - then[d]
