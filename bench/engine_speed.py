@@ -206,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", choices=("cloudwalk", "synthetic week"), default="cloudwalk")
     args = parser.parse_args(argv)
+    if args.once and not args.against:
+        parser.error("--once needs --against COMMIT")
     if args.against and args.once:
-        return run_once(args.against, args.once, datasets(args.cloudwalk)[args.data])
+        data = datasets(args.cloudwalk)
+        if args.data not in data:
+            parser.error(f"--data {args.data!r} is not available (see the message above)")
+        return run_once(args.against, args.once, data[args.data])
     if args.against:
         return compare(args.against, args.runs, datasets(args.cloudwalk))
     header = ("data set", "records", "ingest us/rec", "no-op us/rec", "ratio")

@@ -4,8 +4,9 @@ at two noise levels; prints what a labelled week is judged on.
 
 Run as `.venv/bin/python bench/quiet_week.py [--seeds 1,2,3,4]`. The traffic is our own model
 (`server.tools.traffic`, never tuned on): `status_shape` 40 is the model's default noise (a
-status's own factor has a CV of about 16 %), 10 is twice that. Incidents fall on weekdays and
-on the first weekend, before the weekend has a profile of its own. See docs/detection.md.
+status's own factor has a CV of about 16 %), 10 twice that; `common_shape` is three times it.
+Incidents fall on weekdays and on the first weekend, before the weekend has a profile of its
+own. See docs/detection.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,6 +38,7 @@ SHARES = {
 
 
 def at(day: int, hh: int, mm: int = 0) -> int:
+    """Epoch seconds of day `day` (0 is a Monday) at hh:mm."""
     return WEEK_START + day * DAY + hh * 3600 + mm * 60
 
 
@@ -53,8 +56,22 @@ SCHEDULE = [
 SURGE = Injection("surge", at(4, 12), 120, None, 3.0)  # every status x3: must stay quiet
 
 
-def run(seed: int, noise: float) -> dict[str, object]:
-    """One week: its figures as the labelled-week acceptance reads them."""
+@dataclass(frozen=True, slots=True)
+class Week:
+    """One replayed week's figures, as the labelled-week acceptance reads them."""
+
+    seed: int
+    noise: float
+    caught: int
+    incidents: int
+    false_per_day: float
+    in_surge: int
+    median: float | None
+    latencies: list[float | None]
+
+
+def run(seed: int, noise: float) -> Week:
+    """One week: generated, replayed through the backtest's engine, scored."""
     model = TrafficModel(
         peak_per_minute=150.0, shares=SHARES, status_shape=noise, common_shape=3 * noise
     )
@@ -68,19 +85,19 @@ def run(seed: int, noise: float) -> dict[str, object]:
     quiet = [Incident("surge", SURGE.start, SURGE.end + 3600, tuple(SHARES))]
     latencies = [p.get("latency_min") for p in report["per_incident"]]
     found = [x for x in latencies if x is not None]
-    return {
-        "seed": seed,
-        "noise": noise,
-        "caught": report["caught"],
-        "incidents": report["incidents"],
-        "false_per_day": report["false_per_day_after_first_day"],
-        "in_surge": sum(len(q["alerts"]) for q in quiet_hits(raised, quiet)),
-        "median": statistics.median(found) if found else None,
-        "latencies": latencies,
-    }
+    return Week(
+        seed,
+        noise,
+        report["caught"],
+        report["incidents"],
+        report["false_per_day_after_first_day"],
+        sum(len(q["alerts"]) for q in quiet_hits(raised, quiet)),
+        statistics.median(found) if found else None,
+        latencies,
+    )
 
 
-def _job(args: tuple[int, float]) -> dict[str, object]:
+def _job(args: tuple[int, float]) -> Week:
     return run(*args)
 
 
@@ -95,10 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     print("noise seed caught false/day surge median | latency (min) per incident; - = missed")
     print("   " + " | ".join(label for label, _inj in SCHEDULE))
     for r in rows:
-        lat = " ".join("-" if x is None else f"{x:g}" for x in r["latencies"])  # type: ignore[union-attr]
+        lat = " ".join("-" if x is None else f"{x:g}" for x in r.latencies)
         print(
-            f"{r['noise']:5g} {r['seed']:4d} {r['caught']}/{r['incidents']} "
-            f"{r['false_per_day']:9.2f} {r['in_surge']:5d} {r['median']!s:>6} | {lat}"
+            f"{r.noise:5g} {r.seed:4d} {r.caught}/{r.incidents} "
+            f"{r.false_per_day:9.2f} {r.in_surge:5d} {r.median!s:>6} | {lat}"
         )
     return 0
 
