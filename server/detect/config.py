@@ -84,7 +84,13 @@ class DetectConfig:
             if isinstance(value, int | float) and value < 0:
                 raise ValueError(f"[detect] {f.name} must not be negative, got {value}")
         positive = ("bucket_seconds", "level_window", "rate_window", "count_window", "season_days")
-        for name in (*positive, "open_medium_k", "open_medium_n", "resolve_minutes"):
+        for name in (
+            *positive,
+            "open_medium_k",
+            "open_medium_n",
+            "resolve_minutes",
+            "unseasoned_drop_minutes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"[detect] {name} must be at least 1")
         if not self.low <= self.medium <= self.high:

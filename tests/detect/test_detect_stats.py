@@ -191,6 +191,7 @@ def test_config_from_mapping_accepts_known_keys() -> None:
         ({"low": 6.0}, "low <= medium <= high"),
         ({"open_medium_k": 9}, "open_medium_k must not exceed"),
         ({"resolve_minutes": 0}, "resolve_minutes must be at least 1"),
+        ({"unseasoned_drop_minutes": 0}, "unseasoned_drop_minutes must be at least 1"),
     ],
 )
 def test_config_from_mapping_rejects_bad_input_with_a_clear_message(
