@@ -21,11 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.detect.config import DetectConfig
-from server.records import Record
 from server.tools.backtest import Incident, evaluate, quiet_hits, replay
-from server.tools.traffic import WEEK_START, Injection, TrafficModel, generate_minutes
+from server.tools.traffic import WEEK_START, Injection, TrafficModel, at, generate_records
 
-DAY = 86_400
 SHARES = {
     "approved": 0.86,
     "denied": 0.06,
@@ -35,11 +33,6 @@ SHARES = {
     "failed": 0.005,
     "backend_reversed": 0.004,
 }
-
-
-def at(day: int, hh: int, mm: int = 0) -> int:
-    """Epoch seconds of day `day` (0 is a Monday) at hh:mm."""
-    return WEEK_START + day * DAY + hh * 3600 + mm * 60
 
 
 # Day 0 is a Monday; days 5 and 6 are the first weekend.
@@ -76,9 +69,7 @@ def run(seed: int, noise: float) -> Week:
         peak_per_minute=150.0, shares=SHARES, status_shape=noise, common_shape=3 * noise
     )
     injections = [inj for _label, inj in SCHEDULE] + [SURGE]
-    records: list[Record] = []
-    for minute, counts in generate_minutes(WEEK_START, 7 * 1440, seed, injections, model):
-        records.extend(Record(minute, s, c) for s, c in counts.items())
+    records = generate_records(WEEK_START, 7 * 1440, seed, injections, model)
     raised = replay(records, DetectConfig())
     labels = [Incident(label, i.start, i.end - 60, (i.status or "",)) for label, i in SCHEDULE]
     report = evaluate(raised, labels, records, 15)

@@ -171,23 +171,39 @@ class LabelledWeek:
 WEEK_START = 1751846400  # 2025-07-07 00:00 UTC, a Monday
 
 
+def at(day: int, hh: int, mm: int = 0, start: int = WEEK_START) -> int:
+    """Epoch seconds of hh:mm on day `day` after `start` (day 0 of WEEK_START is a Monday)."""
+    return start + day * 86400 + hh * 3600 + mm * 60
+
+
+def generate_records(
+    start: int,
+    minutes: int,
+    seed: int,
+    injections: Sequence[Injection] = (),
+    model: TrafficModel | None = None,
+) -> list[Record]:
+    """`generate_minutes` as records, one per status and minute, in time order."""
+    records: list[Record] = []
+    for minute, counts in generate_minutes(start, minutes, seed, injections, model):
+        records.extend(Record(minute, s, c) for s, c in counts.items())
+    return records
+
+
 def week_injections(start: int = WEEK_START) -> list[tuple[str, Injection, str]]:
     """The default schedule: (label id, injection, description); day 0 is clean history."""
-
-    def at(day: int, hh: int, mm: int) -> int:
-        return start + day * 86400 + hh * 3600 + mm * 60
-
+    s = start
     return [
-        ("S1", Injection("spike", at(1, 11, 20), 20, "denied", 3.5), "denied 6% -> 21%"),
-        ("S2", Injection("spike", at(1, 19, 0), 12, "failed", 10.0), "failed burst x10"),
-        ("S3", Injection("spike", at(2, 2, 30), 30, "denied", 3.5), "denied spike at night"),
-        ("Q1", Injection("surge", at(2, 13, 0), 40, None, 3.0), "flash sale x3 (no incident)"),
-        ("S4", Injection("ramp", at(3, 15, 0), 60, "reversed", 5.0, 20), "reversed 1% -> 5%"),
-        ("S5", Injection("drop", at(4, 10, 15), 25, "approved", 0.35), "approvals -65%"),
-        ("S6", Injection("spike", at(4, 21, 0), 15, "backend_reversed", 8.0), "backend burst"),
-        ("S7", Injection("silence", at(5, 16, 0), 20, "denied"), "denied source silent"),
-        ("Q2", Injection("surge", at(5, 20, 0), 30, None, 2.5), "weekend surge (no incident)"),
-        ("S8", Injection("spike", at(6, 18, 0), 15, "denied", 2.5), "denied 6% -> 15%"),
+        ("S1", Injection("spike", at(1, 11, 20, s), 20, "denied", 3.5), "denied 6% -> 21%"),
+        ("S2", Injection("spike", at(1, 19, 0, s), 12, "failed", 10.0), "failed burst x10"),
+        ("S3", Injection("spike", at(2, 2, 30, s), 30, "denied", 3.5), "denied spike at night"),
+        ("Q1", Injection("surge", at(2, 13, 0, s), 40, None, 3.0), "flash sale x3 (no incident)"),
+        ("S4", Injection("ramp", at(3, 15, 0, s), 60, "reversed", 5.0, 20), "reversed 1% -> 5%"),
+        ("S5", Injection("drop", at(4, 10, 15, s), 25, "approved", 0.35), "approvals -65%"),
+        ("S6", Injection("spike", at(4, 21, 0, s), 15, "backend_reversed", 8.0), "backend burst"),
+        ("S7", Injection("silence", at(5, 16, 0, s), 20, "denied"), "denied source silent"),
+        ("Q2", Injection("surge", at(5, 20, 0, s), 30, None, 2.5), "weekend surge (no incident)"),
+        ("S8", Injection("spike", at(6, 18, 0, s), 15, "denied", 2.5), "denied 6% -> 15%"),
     ]
 
 
@@ -195,9 +211,7 @@ def labelled_week(seed: int = 7, start: int = WEEK_START) -> LabelledWeek:
     """Seven days of traffic with the default injections, as records plus label windows."""
     schedule = week_injections(start)
     injections = [inj for _id, inj, _d in schedule]
-    records: list[Record] = []
-    for minute, counts in generate_minutes(start, 7 * 1440, seed, injections):
-        records.extend(Record(minute, s, c) for s, c in counts.items())
+    records = generate_records(start, 7 * 1440, seed, injections)
     incidents: list[Label] = []
     quiet: list[Label] = []
     for label_id, inj, desc in schedule:

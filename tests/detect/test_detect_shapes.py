@@ -12,7 +12,7 @@ import pytest
 from server.detect.config import DetectConfig
 from server.records import Record
 from server.tools.backtest import Raised, replay
-from server.tools.traffic import WEEK_START, Injection, TrafficModel, generate_minutes
+from server.tools.traffic import WEEK_START, Injection, TrafficModel, at, generate_records
 
 DAY = 86_400
 # Cases measured to miss the issue's bound with the default configuration (see
@@ -36,20 +36,13 @@ QUIET = TrafficModel(
 def run(
     injection: Injection, seed: int, model: TrafficModel = QUIET, days: float = 3.0
 ) -> list[Raised]:
-    records: list[Record] = []
-    minutes = int(days * 1440)
-    for minute, counts in generate_minutes(WEEK_START, minutes, seed, [injection], model):
-        records.extend(Record(minute, s, c) for s, c in counts.items())
+    records = generate_records(WEEK_START, int(days * 1440), seed, [injection], model)
     return replay(records, DetectConfig())
 
 
 def share_for(rate: float, minute: int, model: TrafficModel = QUIET) -> float:
     """The share that gives `rate` a minute at this time of day."""
     return rate / model.level(minute)
-
-
-def at(day: int, hh: int, mm: int = 0) -> int:
-    return WEEK_START + day * DAY + hh * 3600 + mm * 60
 
 
 def latency(alerts: list[Raised], status: str, inj: Injection) -> float | None:
