@@ -219,7 +219,10 @@ class Judging:
         windows = self._windows
         ev = st.evidence
         best, short, mu_best, kind = 0.0, 0.0, 0.0, "spike"
-        learn = st.name not in self.book.by_status  # no open alert: the scores teach the tails
+        # No open alert and no after-glow of one (`rearming`): the scores teach the tails.
+        book = self.book
+        closed = st.name not in book.by_status
+        learn = closed and not book.rearming(st.name, m)
         level_fit = st.level_fit
         has_count = level_fit.minutes > 0
         spike, drop, profile = st.spike, st.drop, st.profile
@@ -434,7 +437,7 @@ class Judging:
         # alert opening; those of an alert's build-up wait for the alert (`_settle_held`).
         if seen:
             st.pending.append((m, seen))
-        if st.held and learn:
+        if st.held and closed:  # its alert is over (it taught as it resolved, or now)
             self._settle_held(st)
         pending = st.pending
         horizon = m - self._learn_delay

@@ -115,6 +115,7 @@ class Observation:
 @dataclass(slots=True)
 class _Track:
     recent: deque[tuple[int, int]] = field(default_factory=deque)  # (minute, severity)
+    rise_ended: int = -(1 << 62)  # when the status's last rise alert resolved
 
 
 class AlertBook:
@@ -133,6 +134,7 @@ class AlertBook:
         self.silences: dict[int, Silence] = {}
         self._tracks: dict[str, _Track] = {}
         self._window = config.open_medium_n * config.bucket_seconds  # k-of-n span, seconds
+        self._rearm = config.rearm_minutes * config.bucket_seconds
 
     # ------------------------------------------------------------ observations
 
@@ -146,9 +148,18 @@ class AlertBook:
             recent = self._tracks[status].recent
             mediums = sum(1 for m, s in recent if s >= 2 and m > horizon)
             if obs.severity >= 3 or mediums >= self.config.open_medium_k:
+                if obs.kind == "shift" and self.rearming(status, obs.minute):
+                    return []  # the after-glow of the rise that just ended
                 return [self._open(status, obs)]
             return []
         return self._update(alert, obs)
+
+    def rearming(self, status: str, minute: int) -> bool:
+        """Whether a rise alert of the status resolved less than `rearm_minutes` before
+        minute: its long sums still hold the incident's after-glow, so only a rise the short
+        windows see (a spike) opens a new alert, and those minutes teach no tail."""
+        track = self._tracks.get(status)
+        return track is not None and minute - track.rise_ended < self._rearm
 
     def observe_normal(self, status: str, minute: int, severity: int) -> list[AlertEvent]:
         """`observe` of a bucket below medium severity (0 or 1), which needs no score, kind,
@@ -233,9 +244,20 @@ class AlertBook:
             events.append(_event(alert, "updated", obs.minute, f"kind {old} -> {kind}"))
         return events
 
+    def _ended(self, alert: Alert) -> None:
+        """Note when a resolved rise alert ended, for `rearming`."""
+        at = alert.resolved_at
+        if alert.kind in ("spike", "shift") and at is not None:
+            track = self._tracks.get(alert.status)
+            if track is None:
+                track = self._tracks[alert.status] = _Track()
+            if at > track.rise_ended:
+                track.rise_ended = at
+
     def _resolve(self, alert: Alert, at: int, why: str) -> AlertEvent:
         alert.state = "resolved"
         alert.resolved_at = at
+        self._ended(alert)
         del self.by_status[alert.status]
         self.resolved[alert.id] = alert
         while len(self.resolved) > self.config.resolved_kept:
@@ -372,6 +394,7 @@ class AlertBook:
                 self.by_status[alert.status] = alert
             else:
                 self.resolved[alert.id] = alert
+                self._ended(alert)
         ids = [a.id for a in alerts]
         self.next_id = max([next_alert_id, self.next_id, *(i + 1 for i in ids)])
         for silence in silences:

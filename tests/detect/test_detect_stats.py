@@ -192,6 +192,7 @@ def test_config_from_mapping_accepts_known_keys() -> None:
         ({"open_medium_k": 9}, "open_medium_k must not exceed"),
         ({"resolve_minutes": 0}, "resolve_minutes must be at least 1"),
         ({"unseasoned_drop_minutes": 0}, "unseasoned_drop_minutes must be at least 1"),
+        ({"rearm_minutes": -1}, "rearm_minutes must not be negative"),
     ],
 )
 def test_config_from_mapping_rejects_bad_input_with_a_clear_message(

@@ -183,7 +183,9 @@ def _run_with_takeover(at: int | None) -> list[tuple[int, str]]:
             for record in _two_blips(m):
                 engine.ingest(record)
         engine.book = AlertBook(config, next_id)
-        engine.restore([a for a in stored.values() if a.state != "resolved"], [], next_id)
+        # As `restore_book` does: the open alerts after the resolved ones, oldest first.
+        kept = sorted(stored.values(), key=lambda a: (a.state != "resolved", a.id))
+        engine.restore(kept, [], next_id)
         first = at + 1
     drive(
         engine,
