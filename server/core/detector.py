@@ -25,7 +25,7 @@ from typing import Any
 from server import store
 from server.detect.config import DetectConfig
 from server.detect.engine import Engine, Judged
-from server.detect.lifecycle import ACKNOWLEDGED, FIRING, Alert, AlertBook, AlertEvent
+from server.detect.lifecycle import ACKNOWLEDGED, FIRING, RESOLVED, Alert, AlertBook, AlertEvent
 from server.records import Record
 from server.store import lease
 
@@ -82,11 +82,13 @@ def restored_engine(config: DetectConfig, conn: Any, now: int) -> Engine:
 
 
 def restore_book(engine: Engine, conn: Any, now: int) -> None:
-    """Give `engine` a fresh alert book as the store has it (open alerts, silences)."""
+    """Give `engine` a fresh alert book as the store has it (open alerts, the newest resolved
+    ones, which say whose after-glow is still `rearming`, and silences)."""
     next_id = store.max_alert_id(conn) + 1
     engine.book = AlertBook(engine.config, next_id)
     engine.restore(
-        store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
+        store.list_alerts(conn, (RESOLVED,), engine.config.resolved_kept)[::-1]
+        + store.list_alerts(conn, (FIRING, ACKNOWLEDGED), 100_000),
         store.list_silences(conn, now),
         next_id,
         store.max_silence_id(conn) + 1,

@@ -150,3 +150,26 @@ def test_an_ack_stored_by_a_follower_reaches_the_leaders_engine(tmp_path: Path) 
     (alert,) = a.detector.engine.open_alerts()
     assert alert.state == "acknowledged" and alert.acknowledged_by == "oncall"
     assert _alerts(path) == [(1, "acknowledged", "oncall")]
+
+
+def test_a_restored_engine_holds_the_after_glow_of_a_stored_resolved_rise(tmp_path: Path) -> None:
+    # A restart or a new leader must keep `rearm_minutes` as the old engine would have: the
+    # book is restored with the newest resolved alerts, not only the open ones.
+    from server.core.detector import restored_engine
+    from server.detect.lifecycle import RESOLVED, Alert
+
+    path = tmp_path / "txmon.db"
+    _database(path)
+    conn = store.connect(str(path))
+    ended = START + 3 * DAY
+    seen = {"first_seen": ended - 1500, "last_seen": ended - 720, "resolved_at": ended}
+    spike = Alert(7, "failed", "spike", RESOLVED, "high", **seen)
+    drop = Alert(8, "approved", "drop", RESOLVED, "high", **seen)
+    store.save_alert(conn, spike, ended)
+    store.save_alert(conn, drop, ended)
+    engine = restored_engine(DetectConfig(), conn, ended)
+    conn.close()
+    assert engine.book.rearming("failed", ended + 60)
+    assert not engine.book.rearming("failed", ended + 240 * 60)
+    assert not engine.book.rearming("approved", ended + 60)  # a drop holds nothing
+    assert engine.book.next_id == 9
