@@ -183,12 +183,16 @@ class AlertBook:
             return [self._resolve(alert, minute, f"{cfg.resolve_minutes} normal minutes")]
         return []
 
-    def _remember(self, status: str, minute: int, severity: int) -> int:
-        """Add a judged bucket to the status's k-of-n window; return the window's horizon."""
+    def _track(self, status: str) -> _Track:
+        """The status's k-of-n window and after-glow clock, made on first use."""
         track = self._tracks.get(status)
         if track is None:
             track = self._tracks[status] = _Track()
-        recent = track.recent
+        return track
+
+    def _remember(self, status: str, minute: int, severity: int) -> int:
+        """Add a judged bucket to the status's k-of-n window; return the window's horizon."""
+        recent = self._track(status).recent
         recent.append((minute, severity))
         horizon = minute - self._window
         while recent and recent[0][0] <= horizon:
@@ -248,9 +252,7 @@ class AlertBook:
         """Note when a resolved rise alert ended, for `rearming`."""
         at = alert.resolved_at
         if alert.kind in ("spike", "shift") and at is not None:
-            track = self._tracks.get(alert.status)
-            if track is None:
-                track = self._tracks[alert.status] = _Track()
+            track = self._track(alert.status)
             if at > track.rise_ended:
                 track.rise_ended = at
 
