@@ -84,6 +84,8 @@ class Engine(Judging, Settling, Timers):
             (j for j, w in enumerate(config.windows) if w >= 3), len(config.windows) - 1
         )
         self._blip_weight = config.blip_weight
+        self._incident_weight = config.incident_weight
+        self._incident_after = config.incident_after_days * 86_400 / b
         self._seasonal_sum = config.seasonal_sum_minutes
         self._unseasoned_drop = config.unseasoned_drop_minutes
         self._blip_span = config.blip_minutes * b

@@ -141,5 +141,7 @@ def tail_clock() -> list[float]:
 
 
 _PRIOR_MINUTES = 1440.0
-_LEVELS = 20  # base .. base + 9.5
+# base .. base + 29.5: the sums of a burst of a sparse status score 20-40, and a status that
+# keeps having such bursts must be able to learn them (a ladder to base + 9.5 never could).
+_LEVELS = 60
 _STEP = 0.5

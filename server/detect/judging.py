@@ -192,15 +192,23 @@ class Judging:
         return mu_s, (mu_rs if mu_rs < mu_r else mu_r)
 
     def _settle_held(self, st: _Status) -> None:
-        """The alert that held a build-up (`held_for`) is over: if it was a blip (abnormal
-        for at most `blip_minutes`), its scores teach the tails, so bursts a series keeps
-        having stop paging; a sustained incident teaches nothing."""
+        """The alert that held a build-up (`held_for`) is over: its scores teach the tails,
+        so bursts a series keeps having stop paging. A blip (abnormal for at most
+        `blip_minutes`) teaches with `blip_weight`; a longer alert with `incident_weight`,
+        and only once the status has `incident_after_days` of history, so a few real
+        incidents in its first days leave its thresholds as they were."""
         alert = st.held_for
-        if alert is not None and alert.last_seen - alert.first_seen <= self._blip_span:
-            w = self._blip_weight
-            for _m, seen in st.held:
-                for tail, z in seen:
-                    tail.add(z, w)
+        if alert is not None:
+            if alert.last_seen - alert.first_seen <= self._blip_span:
+                w = self._blip_weight
+            elif st.settled >= self._incident_after:
+                w = self._incident_weight
+            else:
+                w = 0.0
+            if w > 0.0:
+                for _m, seen in st.held:
+                    for tail, z in seen:
+                        tail.add(z, w)
         st.held.clear()
         st.held_for = None
 

@@ -59,6 +59,17 @@ def test_one_huge_score_lifts_a_tail_only_to_the_top_of_its_ladder() -> None:
     assert huge.levels[-1] < huge.limit < huge.levels[-1] + 1.0
 
 
+def test_bursts_whose_sums_score_25_can_be_learned() -> None:
+    # A burst of a sparse status scores 20-40 on its 5- and 15-minute sums; a ladder that
+    # ended at 12 (the one before) left a status that keeps having them paging for ever.
+    scores = normal_scores(7)
+    for day in range(7):
+        for k in range(3):
+            scores[day * MINUTES_A_DAY + 300 * k + 17] = 25.0
+    tail = fed_tail(scores)
+    assert tail.limit > 25.0
+
+
 # --------------------------------------------------------------------- through the engine
 
 
@@ -101,16 +112,40 @@ def test_a_short_burst_that_keeps_coming_back_stops_paging() -> None:
     assert not any(paged[-8:]), paged  # the last two days: the status's own normal
 
 
-def test_sustained_incidents_keep_paging_however_often_they_come() -> None:
-    # The same size of rise, but for 30 minutes: twice a day for five days, at hours that
-    # differ from day to day (one at the same hour every day is a daily pattern, and learned).
-    incidents = [
+def sustained_bursts(days: int) -> list[tuple[int, int, int]]:
+    """From day 2, a 30-minute rise of 8 a minute twice a day, at hours that differ from day
+    to day (one at the same hour every day is a daily pattern, and learned as such)."""
+    return [
         (day * MINUTES_A_DAY + (hour + 5 * day) % 24 * 60 + 11, 30, 8)
-        for day in range(2, 7)
+        for day in range(2, days)
         for hour in (4, 16)
     ]
+
+
+def test_sustained_incidents_keep_paging_through_a_status_first_week() -> None:
+    # Ten of them in five days: a status with several real incidents a day keeps its
+    # thresholds (CloudWalk's denied has eight in 60 hours).
+    incidents = sustained_bursts(7)
     alerts = replay(sparse_feed(7, incidents), DetectConfig())
     paged = [opened_in(alerts, start, 3) for start, _length, _ in incidents]  # within 8 min
+    assert all(paged), paged
+
+
+def test_a_sustained_burst_that_keeps_coming_back_for_weeks_stops_paging() -> None:
+    # The same bursts for three weeks: after the first week each one teaches the tails with
+    # `incident_weight`, so the status's own habit stops paging (NAB's UPS tweets: a
+    # 30-minute bot burst about three times a day for seven weeks, labelled only at first).
+    incidents = sustained_bursts(21)
+    alerts = replay(sparse_feed(21, incidents), DetectConfig())
+    paged = [opened_in(alerts, start, 3) for start, _length, _ in incidents]
+    assert all(paged[:10]), paged  # the first week: every one
+    assert not any(paged[-6:]), paged  # the last three days: the status's normal
+
+
+def test_incident_weight_0_keeps_a_returning_sustained_burst_paging() -> None:
+    incidents = sustained_bursts(21)
+    alerts = replay(sparse_feed(21, incidents), DetectConfig(incident_weight=0.0))
+    paged = [opened_in(alerts, start, 3) for start, _length, _ in incidents]
     assert all(paged), paged
 
 
