@@ -49,7 +49,8 @@ class DetectConfig:
     blip_minutes: int = 8  # an alert abnormal for at most this long was a blip: its
     blip_weight: float = 1.0  # build-up teaches the tails, with this weight
     incident_weight: float = 0.5  # ...and a longer alert's build-up with this one, once
-    incident_after_days: float = 7.0  # ...the status has this many days of history
+    habit_alerts: int = 7  # ...the status has had this many longer alerts in
+    habit_days: float = 7.0  # ...this many days: its bursts are a habit, not incidents
     shape_prior: float = 0.05  # count per minute added to each hour before forming shapes
     freeze_minutes: int = 120  # an open alert keeps its minutes out of the baselines this long
     open_medium_k: int = 3  # medium in k of the last n minutes opens an alert

@@ -85,7 +85,8 @@ class Engine(Judging, Settling, Timers):
         )
         self._blip_weight = config.blip_weight
         self._incident_weight = config.incident_weight
-        self._incident_after = config.incident_after_days * 86_400 / b
+        self._habit_alerts = config.habit_alerts
+        self._habit_span = config.habit_days * 86_400
         self._seasonal_sum = config.seasonal_sum_minutes
         self._unseasoned_drop = config.unseasoned_drop_minutes
         self._blip_span = config.blip_minutes * b

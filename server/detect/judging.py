@@ -194,17 +194,20 @@ class Judging:
     def _settle_held(self, st: _Status) -> None:
         """The alert that held a build-up (`held_for`) is over: its scores teach the tails,
         so bursts a series keeps having stop paging. A blip (abnormal for at most
-        `blip_minutes`) teaches with `blip_weight`; a longer alert with `incident_weight`,
-        and only once the status has `incident_after_days` of history, so a few real
-        incidents in its first days leave its thresholds as they were."""
+        `blip_minutes`) teaches with `blip_weight`; a longer alert with `incident_weight`, and
+        only once the status has had `habit_alerts` of them in `habit_days`: incidents a few
+        times a week (or a busy first week) leave its thresholds as they were."""
         alert = st.held_for
         if alert is not None:
             if alert.last_seen - alert.first_seen <= self._blip_span:
                 w = self._blip_weight
-            elif st.settled >= self._incident_after:
-                w = self._incident_weight
             else:
-                w = 0.0
+                habit = st.habit
+                habit.append(alert.last_seen)
+                horizon = alert.last_seen - self._habit_span
+                while habit[0] < horizon:
+                    habit.popleft()
+                w = self._incident_weight if len(habit) >= self._habit_alerts else 0.0
             if w > 0.0:
                 for _m, seen in st.held:
                     for tail, z in seen:

@@ -28,6 +28,7 @@ class _Status:
         "evidence_epoch",
         "evidence_minute",
         "gaps",
+        "habit",
         "held",
         "held_for",
         "last_data",
@@ -90,6 +91,9 @@ class _Status:
         # ...and those of an alert's build-up, until the alert shows whether it was a blip.
         self.held: list[tuple[int, list[tuple[Tail, float]]]] = []
         self.held_for: Alert | None = None  # the alert the build-up waits for
+        # When the status's longer alerts that held a build-up ended (event time, the last
+        # `habit_days`): enough of them make its bursts a habit (see Judging._settle_held).
+        self.habit: deque[int] = deque()
         # Long-memory dispersion of each view: exponentially weighted sums of the squared
         # residual, the expectation and its square, and their weight.
         self.phi_level = [0.0, 0.0, 0.0, 0.0]

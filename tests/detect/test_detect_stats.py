@@ -194,7 +194,8 @@ def test_config_from_mapping_accepts_known_keys() -> None:
         ({"unseasoned_drop_minutes": 0}, "unseasoned_drop_minutes must be at least 1"),
         ({"rearm_minutes": -1}, "rearm_minutes must not be negative"),
         ({"incident_weight": -0.5}, "incident_weight must not be negative"),
-        ({"incident_after_days": -1}, "incident_after_days must not be negative"),
+        ({"habit_alerts": -1}, "habit_alerts must not be negative"),
+        ({"habit_days": -2.0}, "habit_days must not be negative"),
     ],
 )
 def test_config_from_mapping_rejects_bad_input_with_a_clear_message(

@@ -131,14 +131,24 @@ def test_sustained_incidents_keep_paging_through_a_status_first_week() -> None:
     assert all(paged), paged
 
 
+def test_sustained_incidents_three_times_a_week_keep_paging_for_a_month() -> None:
+    # A partner that fails every few days is an incident every time, in the fourth week too:
+    # fewer than `habit_alerts` longer alerts in `habit_days` teach the tails nothing.
+    incidents = [(day * MINUTES_A_DAY + (7 * day) % 24 * 60 + 11, 30, 8) for day in range(2, 28, 2)]
+    alerts = replay(sparse_feed(28, incidents), DetectConfig())
+    paged = [opened_in(alerts, start, 3) for start, _length, _ in incidents]
+    assert all(paged), paged
+
+
 def test_a_sustained_burst_that_keeps_coming_back_for_weeks_stops_paging() -> None:
-    # The same bursts for three weeks: after the first week each one teaches the tails with
-    # `incident_weight`, so the status's own habit stops paging (NAB's UPS tweets: a
-    # 30-minute bot burst about three times a day for seven weeks, labelled only at first).
+    # The same bursts twice a day for three weeks: once the status has had `habit_alerts`
+    # of them in `habit_days`, each teaches the tails with `incident_weight`, so the
+    # status's own habit stops paging (NAB's UPS tweets: a 30-minute bot burst about three
+    # times a day for seven weeks, labelled only at first).
     incidents = sustained_bursts(21)
     alerts = replay(sparse_feed(21, incidents), DetectConfig())
     paged = [opened_in(alerts, start, 3) for start, _length, _ in incidents]
-    assert all(paged[:10]), paged  # the first week: every one
+    assert all(paged[:7]), paged  # until it is a habit: every one
     assert not any(paged[-6:]), paged  # the last three days: the status's normal
 
 
