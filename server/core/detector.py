@@ -73,14 +73,6 @@ def warm_from_rollup(engine: Engine, conn: Any, first: int, last: int) -> None:
         engine.warm(current, totals)
 
 
-def restored_engine(config: DetectConfig, conn: Any, now: int) -> Engine:
-    """A new engine holding the store's open alerts and the silences in force at `now`;
-    alert and silence ids go on after the largest the store has used."""
-    engine = Engine(config, next_alert_id=store.max_alert_id(conn) + 1)
-    restore_book(engine, conn, now)
-    return engine
-
-
 def restore_book(engine: Engine, conn: Any, now: int) -> None:
     """Give `engine` a fresh alert book as the store has it (open alerts, the newest resolved
     ones, which say whose after-glow is still `rearming`, and silences)."""
@@ -241,7 +233,10 @@ class SharedDetector:
         silences restored, the checkpoint's fed counts replayed without emitting."""
         cfg = self.config
         now = int(time.time())
-        engine = restored_engine(cfg, conn, now)
+        # Not restored yet: the history and the fed minutes are replayed as they were lived,
+        # through one replay book, so an alert that opened in them holds its build-up (a
+        # restored open alert would have kept its minutes from ever being judged).
+        engine = Engine(cfg, next_alert_id=store.max_alert_id(conn) + 1)
         checkpoint = read_checkpoint(conn)
         fed: Fed = checkpoint[2] if checkpoint else {}
         newest = store.newest_minute(conn, self._horizon())
@@ -255,8 +250,7 @@ class SharedDetector:
         if upto is not None:
             warm_from_rollup(engine, conn, upto - cfg.season_days * 86_400, upto)
         for minute in sorted(fed):
-            for status, count in fed[minute].items():
-                engine.ingest(Record(minute, status, count))  # committed already: not emitted
+            engine.warm(minute, fed[minute])  # committed already: not emitted
         # The replays' own lifecycle is discarded: the store's rows are the truth (and
         # restoring re-points the build-ups the history's replay held for its alerts).
         restore_book(engine, conn, now)

@@ -106,6 +106,30 @@ def test_failover_mid_incident_gives_the_alerts_of_a_run_without_it(
     assert b.leadership.term == 2
 
 
+@pytest.mark.parametrize("fail_over_at", [8, 30])
+def test_a_new_leader_mid_incident_learns_what_the_old_one_would_have(
+    tmp_path: Path, fail_over_at: int
+) -> None:
+    # The incident's build-up teaches the tails as its alert resolves (a blip here). The new
+    # leader replays the last hour before restoring the stored alerts: restored first, the
+    # open alert kept that hour from being judged, its build-up and lesson were lost, and
+    # the status paged differently from the calm run from then on.
+    calm, faulty = tmp_path / "calm.db", tmp_path / "faulty.db"
+    _database(calm)
+    _database(faulty)
+    alone = Member(calm, "a")
+    _incident(calm, [alone], None)
+    a, b = Member(faulty, "a"), Member(faulty, "b")
+    _incident(faulty, [a, b], fail_over_at)
+
+    def limits(member: Member) -> list[float]:
+        engine = member.detector.engine
+        assert engine is not None
+        return [tail.limit for tail in engine.statuses["failed"].rise_tails]
+
+    assert limits(b) == limits(alone)
+
+
 def _alerts(path: Path) -> list[tuple]:
     conn = sqlite3.connect(str(path))
     try:
@@ -155,7 +179,8 @@ def test_an_ack_stored_by_a_follower_reaches_the_leaders_engine(tmp_path: Path) 
 def test_a_restored_engine_holds_the_after_glow_of_a_stored_resolved_rise(tmp_path: Path) -> None:
     # A restart or a new leader must keep `rearm_minutes` as the old engine would have: the
     # book is restored with the newest resolved alerts, not only the open ones.
-    from server.core.detector import restored_engine
+    from server.core.detector import restore_book
+    from server.detect.engine import Engine
     from server.detect.lifecycle import RESOLVED, Alert
 
     path = tmp_path / "txmon.db"
@@ -167,7 +192,8 @@ def test_a_restored_engine_holds_the_after_glow_of_a_stored_resolved_rise(tmp_pa
     drop = Alert(8, "approved", "drop", RESOLVED, "high", **seen)
     store.save_alert(conn, spike, ended)
     store.save_alert(conn, drop, ended)
-    engine = restored_engine(DetectConfig(), conn, ended)
+    engine = Engine(DetectConfig())
+    restore_book(engine, conn, ended)
     conn.close()
     assert engine.book.rearming("failed", ended + 60)
     assert not engine.book.rearming("failed", ended + 240 * 60)

@@ -1,9 +1,11 @@
 """Learned tails: each status is judged on rarity against its own past, so bursts a series
-keeps having stop paging while incidents, however often they come, keep paging."""
+keeps having (a blip, or a longer burst about daily for a week) stop paging while incidents
+a few times a week keep paging."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from server.detect.config import DetectConfig
 from server.detect.evidence import Tail, tail_clock
@@ -194,9 +196,12 @@ def _two_blips(m: int) -> list[Record]:
     return [Record(ts, "approved", 115 + m % 11), Record(ts, "denied", denied)]
 
 
-def _run_with_takeover(at: int | None) -> list[tuple[int, str]]:
-    """Alerts of the trace, with a new engine taking over after minute `at` as a new leader
-    does: stored history warmed, the last hour replayed without emitting, the stored open
+def _run_with_takeover(
+    at: int | None, trace: Callable[[int], list[Record]] = _two_blips, minutes: int = 150
+) -> list[tuple[int, str]]:
+    """Alerts of the trace (the records of each minute), with a new engine taking over after
+    minute `at` as a new leader does (`SharedDetector._take_over`): stored history warmed,
+    the last hour replayed through the same replay book without emitting, then the stored
     alerts restored."""
     import dataclasses
 
@@ -216,17 +221,16 @@ def _run_with_takeover(at: int | None) -> list[tuple[int, str]]:
     if at is not None:
         drive(
             engine,
-            [r for m in range(at + 1) for r in _two_blips(m)],
+            [r for m in range(at + 1) for r in trace(m)],
             commit,
             lambda r, j: commit(j.events),
         )
+        # The store also has the open alerts as they are now (`changed_alerts` each step).
+        stored.update((a.id, dataclasses.replace(a)) for a in engine.open_alerts())
         next_id = max(stored, default=0) + 1
         engine = Engine(config, next_alert_id=next_id)
-        for m in range(at - 60):
-            engine.warm(WEEK_START + 60 * m, {r.status: r.count for r in _two_blips(m)})
-        for m in range(at - 60, at + 1):
-            for record in _two_blips(m):
-                engine.ingest(record)
+        for m in range(at + 1):
+            engine.warm(WEEK_START + 60 * m, {r.status: r.count for r in trace(m)})
         engine.book = AlertBook(config, next_id)
         # As `restore_book` does: the open alerts after the resolved ones, oldest first.
         kept = sorted(stored.values(), key=lambda a: (a.state != "resolved", a.id))
@@ -234,7 +238,7 @@ def _run_with_takeover(at: int | None) -> list[tuple[int, str]]:
         first = at + 1
     drive(
         engine,
-        [r for m in range(first, 150) for r in _two_blips(m)],
+        [r for m in range(first, minutes) for r in trace(m)],
         commit,
         lambda r, j: commit(j.events),
     )
@@ -249,3 +253,21 @@ def test_a_takeover_mid_blip_or_after_it_raises_the_alerts_of_an_unbroken_run() 
     assert [status for _m, status in unbroken] == ["denied", "denied"]
     for at in (102, 110, 115, 120, 126):
         assert _run_with_takeover(at) == unbroken, at
+
+
+def test_a_takeover_inside_a_sustained_burst_keeps_the_habit_of_an_unbroken_run() -> None:
+    # The bursts that become a habit, with a new leader 15 or 31 minutes into the eighth,
+    # ninth and tenth: each burst's build-up must still teach (and count) as it resolves.
+    # Restoring the stored open alert before replaying the last hour (as the takeover once
+    # did) kept that hour from being judged, so the build-up, its lesson and its count
+    # were lost and the status paged differently from then on.
+    bursts = sustained_bursts(10)
+    records = sparse_feed(10, bursts)
+    by_minute: dict[int, list[Record]] = {}
+    for rec in records:
+        by_minute.setdefault((rec.ts - WEEK_START) // 60, []).append(rec)
+    minutes = 10 * MINUTES_A_DAY
+    unbroken = _run_with_takeover(None, by_minute.__getitem__, minutes)
+    for start, _length, _extra in bursts[7:10]:
+        for into in (15, 31):
+            assert _run_with_takeover(start + into, by_minute.__getitem__, minutes) == unbroken
