@@ -148,7 +148,7 @@ class Judging:
             st.evidence.absorb()  # the open alert has this evidence; judge what comes next
             if st.pending:
                 # The build-up of an incident is not normal, unless the alert proves a blip
-                # (see _settle_held): keep its scores until the alert resolves.
+                # or a habit (see _settle_held): keep its scores until the alert resolves.
                 if st.held_for is not alert:
                     st.held_for = alert
                     st.held.clear()

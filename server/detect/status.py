@@ -88,7 +88,8 @@ class _Status:
         # Window scores waiting to teach the tails, (minute, [(tail, score)]): a minute is
         # learned as normal once the longest window has passed it without an alert opening.
         self.pending: deque[tuple[int, list[tuple[Tail, float]]]] = deque()
-        # ...and those of an alert's build-up, until the alert shows whether it was a blip.
+        # ...and those of an alert's build-up, until the alert shows whether it was a blip
+        # or a habit.
         self.held: list[tuple[int, list[tuple[Tail, float]]]] = []
         self.held_for: Alert | None = None  # the alert the build-up waits for
         # When the status's longer alerts that held a build-up ended (event time, the last
