@@ -293,7 +293,7 @@ class SharedDetector:
             seen = self._fed.setdefault(minute, {})
             delta = count - seen.get(status, 0)
             if delta > 0:
-                events += engine.ingest(Record(minute, status, delta)).events
+                events += engine.feed(Record(minute, status, delta))  # events, no verdict
                 seen[status] = count
         if engine.watermark is not None:
             if engine.watermark != self._watermark:
