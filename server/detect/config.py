@@ -7,6 +7,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, fields
 
+from server.records import STATUS_RE
+
 TOTAL = "_total"  # pseudo-status: the whole minute's volume, judged for drops only
 SEVERITIES = ("normal", "low", "medium", "high")
 
@@ -111,6 +113,12 @@ class DetectConfig:
             raise ValueError("[detect] tail_days and tail_memory_days must be greater than 0")
         if self.dispersion_floor <= 0:
             raise ValueError("[detect] dispersion_floor must be greater than 0")
+        for name in ("drop_statuses", "spike_exempt"):
+            for status in getattr(self, name):
+                if status != TOTAL and not STATUS_RE.fullmatch(status):
+                    raise ValueError(
+                        f"[detect] {name}: {status!r} is not a status name ([a-z0-9_]{{1,32}})"
+                    )
         if self.dispersion_cap < self.dispersion_floor:
             raise ValueError("[detect] dispersion_cap must not be below dispersion_floor")
 

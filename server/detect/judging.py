@@ -127,6 +127,10 @@ class Judging:
                 if not st.spike or (alert is not None and alert.kind == "no_data"):
                     return []
             x = counts.get(name, 0)
+            if not st.spike and not st.drop:
+                # Judged for neither (in spike_exempt, not in drop_statuses): only the no-data
+                # timers watch it, and a minute with data ends their alert.
+                return book.observe_normal(name, m, 0)
         if late or m <= st.evidence_minute:
             # Out of order: the window sums have moved on; judge the minute on its own.
             sev, z, mu, _up, kind = self._judge(st, m, x, buf.total - x, buf.e_total, False, False)

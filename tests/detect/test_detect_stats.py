@@ -196,6 +196,8 @@ def test_config_from_mapping_accepts_known_keys() -> None:
         ({"incident_weight": -0.5}, "incident_weight must not be negative"),
         ({"habit_alerts": -1}, "habit_alerts must not be negative"),
         ({"habit_days": -2.0}, "habit_days must not be negative"),
+        ({"drop_statuses": ["Approved!"]}, "drop_statuses: 'Approved!' is not a status name"),
+        ({"spike_exempt": [""]}, "spike_exempt: '' is not a status name"),
     ],
 )
 def test_config_from_mapping_rejects_bad_input_with_a_clear_message(

@@ -141,6 +141,28 @@ def test_backtest_config_file_overrides_defaults_and_rejects_unknown_keys(tmp_pa
         backtest.load_config(str(bad))
 
 
+@pytest.mark.parametrize("drop_statuses", [[], ["_total"], ["refunded"]])
+def test_a_status_judged_for_neither_rises_nor_drops_only_loses_its_own_alerts(
+    drop_statuses: list[str],
+) -> None:
+    # approved is exempt from rises; without it in drop_statuses nothing judges it. The
+    # engine must say nothing of it (no drop, no crash) and judge the failure statuses'
+    # rises as before.
+    records = labelled_week(seed=1).records
+    config = DetectConfig.from_mapping({"drop_statuses": drop_statuses})
+    raised = replay(records, config)
+    assert not [a for a in raised if a.status == "approved" and a.kind != "no_data"]
+
+    def rises(alerts: list) -> set[tuple[str, str, int]]:
+        return {(a.status, a.kind, a.start) for a in alerts if a.kind in ("spike", "shift")}
+
+    default = rises(replay(records, DetectConfig()))
+    assert len(default) >= 5
+    assert rises(raised) == default
+    if "_total" not in drop_statuses:
+        assert not [a for a in raised if a.status == "_total" and a.kind == "drop"]
+
+
 def test_backtest_loop_without_verdicts_gives_the_alert_events_ingest_gives() -> None:
     # replay feeds records without verdicts (Engine.feed); every event, with its alert's
     # state at that moment, must be what the verdict-giving loop of the receiver produces.
