@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-STATUS_RE = re.compile(r"[a-z0-9_]{1,32}")
+# A status a client may send: lowercase letters, digits and underscores, not starting with
+# "_" (those names are txmon's own, such as the whole-volume "_total").
+STATUS_RE = re.compile(r"[a-z0-9][a-z0-9_]{0,31}")
+# Any status the receiver knows, its own included: what reads and silences may name.
+STATUS_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
 MAX_COUNT = 1_000_000_000
 # Event times outside this range are almost always a unit mistake (ms instead of s).
 MIN_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z
@@ -132,13 +136,17 @@ def _parse_iso(text: str) -> int:
 
 
 def parse_status(value: object) -> str:
-    """Any lowercase name of 1-32 letters, digits or underscores."""
+    """A lowercase name of 1-32 letters, digits or underscores, not starting with "_"."""
     if type(value) is str and value in _good_statuses:
         return value
     if value is None:
         raise InvalidRecord("status", "is required")
     if not isinstance(value, str) or not STATUS_RE.fullmatch(value):
-        raise InvalidRecord("status", "must match [a-z0-9_]{1,32}, e.g. 'approved'")
+        if isinstance(value, str) and STATUS_NAME_RE.fullmatch(value):
+            raise InvalidRecord(
+                "status", "names starting with '_' are txmon's own (such as '_total')"
+            )
+        raise InvalidRecord("status", "must match [a-z0-9][a-z0-9_]{0,31}, e.g. 'approved'")
     if len(_good_statuses) < _CACHE_LIMIT:
         _good_statuses.add(value)
     return value

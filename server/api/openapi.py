@@ -16,7 +16,7 @@ from server.api.schemas import (
     ID,
     LIMIT,
     NO_ALERT,
-    STATUS,
+    STATUS_NAME,
     WRITE_FAILED,
     array,
     error,
@@ -28,6 +28,7 @@ from server.api.schemas import (
     ref,
     schemas,
 )
+from server.detect.config import SEVERITIES
 
 _INGEST = operation(
     "Store transaction records (one object, a JSON array, NDJSON or CSV)",
@@ -79,6 +80,11 @@ _INGEST = operation(
     },
 )
 
+_NAME = STATUS_NAME["pattern"].strip("^$")
+_STATUS_LIST = f"^{_NAME}(,{_NAME}){{0,63}}$"
+_SEVERITY = "(" + "|".join(SEVERITIES) + ")"
+_SEVERITY_LIST = f"^{_SEVERITY}(,{_SEVERITY})*$"
+
 
 _PATHS: dict[str, Any] = {
     "/api/v1/transactions": {
@@ -99,8 +105,16 @@ _PATHS: dict[str, Any] = {
                     "Only rows with a larger id (poll for new).",
                     {"type": "integer", "minimum": 0, "maximum": 2**62},
                 ),
-                query("status", "Only these statuses (comma-separated).", {"type": "string"}),
-                query("severity", "Only these severities (comma-separated).", {"type": "string"}),
+                query(
+                    "status",
+                    "Only these statuses (comma-separated, at most 64).",
+                    {"type": "string", "pattern": _STATUS_LIST},
+                ),
+                query(
+                    "severity",
+                    "Only these severities (comma-separated).",
+                    {"type": "string", "pattern": _SEVERITY_LIST},
+                ),
             ],
         ),
     },
@@ -121,7 +135,7 @@ _PATHS: dict[str, Any] = {
                     "Window length (1-1440, default 60).",
                     {"type": "integer", "minimum": 1, "maximum": 1440, "default": 60},
                 ),
-                query("status", "Only this status.", {"type": "string"}),
+                query("status", "Only this status.", STATUS_NAME),
             ],
         ),
     },
@@ -230,7 +244,7 @@ _PATHS: dict[str, Any] = {
                     "required": ["minutes"],
                     "properties": {
                         "status": {
-                            **STATUS,
+                            **STATUS_NAME,
                             "nullable": True,
                             "description": "null or absent: every status",
                         },

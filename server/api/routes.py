@@ -13,8 +13,9 @@ from server.api import openapi
 from server.api.bodies import Rejected, decode_json_object, parse_body
 from server.api.exchange import RequestHandler
 from server.api.routing import ApiError, JsonBytes, Router
+from server.detect.config import SEVERITIES
 from server.detect.lifecycle import ACKNOWLEDGED, FIRING, RESOLVED
-from server.records import STATUS_RE
+from server.records import STATUS_NAME_RE
 
 log = logging.getLogger("txmon.http")
 
@@ -55,6 +56,30 @@ def query_int(
 def query_list(query: dict[str, list[str]], name: str) -> list[str]:
     """Repeated or comma-separated values: `?status=a,b` or `?status=a&status=b`."""
     return [v for raw in query.get(name, []) for v in raw.split(",") if v]
+
+
+MAX_FILTER_VALUES = 64  # values one filter parameter may list
+
+
+def query_statuses(query: dict[str, list[str]], most: int = MAX_FILTER_VALUES) -> list[str]:
+    """`?status=` values, each a status name (txmon's own `_total` included), at most `most`:
+    a misspelt filter is a 400, not an empty answer that looks like no traffic."""
+    values = query_list(query, "status")
+    for value in values:
+        if not STATUS_NAME_RE.fullmatch(value):
+            raise ApiError(400, f"query parameter 'status': {value[:40]!r} is not a status name")
+    if len(values) > most:
+        raise ApiError(400, f"query parameter 'status' takes at most {most} value(s)")
+    return values
+
+
+def query_severities(query: dict[str, list[str]]) -> list[str]:
+    """`?severity=` values, each one of the four severities."""
+    values = query_list(query, "severity")
+    for value in values:
+        if value not in SEVERITIES:
+            raise ApiError(400, f"query parameter 'severity' must be among {', '.join(SEVERITIES)}")
+    return values
 
 
 def json_object(h: RequestHandler) -> dict[str, Any]:
@@ -124,14 +149,14 @@ def get_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[i
         limit=limit,
         before_id=before,
         after_id=after,
-        statuses=query_list(query, "status"),
-        severities=query_list(query, "severity"),
+        statuses=query_statuses(query),
+        severities=query_severities(query),
     )
 
 
 def get_series(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     minutes = query_int(query, "minutes", 60, 1, 1440)
-    status = query_list(query, "status")
+    status = query_statuses(query, most=1)
     assert minutes is not None
     return 200, h.server.receiver.series(minutes, status[0] if status else None)
 
@@ -188,7 +213,7 @@ def post_unack(h: RequestHandler, query: Query, params: Params) -> tuple[int, An
 def post_silence(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:
     doc = json_object(h)
     status = doc.get("status")
-    if status is not None and (not isinstance(status, str) or not STATUS_RE.fullmatch(status)):
+    if status is not None and (not isinstance(status, str) or not STATUS_NAME_RE.fullmatch(status)):
         raise ApiError(400, "'status' must match [a-z0-9_]{1,32}, or be null to silence all")
     minutes = doc.get("minutes")
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 43_200:

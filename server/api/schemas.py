@@ -85,7 +85,8 @@ def _record_in(not_after: int | None) -> dict[str, Any]:
 
 ISO = {"type": "string", "format": "date-time"}
 ISO_OR_NULL = {"type": "string", "format": "date-time", "nullable": True}
-STATUS = {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"}
+STATUS = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_]{0,31}$"}  # one a client may send
+STATUS_NAME = {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"}  # txmon's own ones too
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -104,7 +105,7 @@ def array(items: dict[str, Any]) -> dict[str, Any]:
 def _text_records(not_after: int | None) -> dict[str, dict[str, Any]]:
     """The CSV and NDJSON bodies, as patterns a generator can fill with valid records."""
     ts = timestamp_regex(_latest(not_after)[1])
-    status, count = "[a-z0-9_]{1,32}", "[0-9]{1,9}"
+    status, count = "[a-z0-9][a-z0-9_]{0,31}", "[0-9]{1,9}"
     line = f'\\{{"timestamp": "{ts}", "status": "{status}", "count": {count}\\}}'
     return {
         "RecordsCsv": {

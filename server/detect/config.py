@@ -117,7 +117,8 @@ class DetectConfig:
             for status in getattr(self, name):
                 if status != TOTAL and not STATUS_RE.fullmatch(status):
                     raise ValueError(
-                        f"[detect] {name}: {status!r} is not a status name ([a-z0-9_]{{1,32}})"
+                        f"[detect] {name}: {status!r} is not a status name"
+                        " ([a-z0-9][a-z0-9_]{0,31})"
                     )
         if self.dispersion_cap < self.dispersion_floor:
             raise ValueError("[detect] dispersion_cap must not be below dispersion_floor")

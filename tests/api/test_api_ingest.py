@@ -134,6 +134,21 @@ def test_invalid_record_is_422_naming_the_field(live: Live, record: dict, field:
     assert stored(live) == []
 
 
+@pytest.mark.parametrize("status", ["_total", "_anything"])
+def test_a_status_named_like_txmons_own_total_is_422_and_leaves_the_total_alone(
+    live: Live, status: str
+) -> None:
+    # `_total` is the whole minute's volume, summed by txmon; a client's record of that name
+    # would be counted into it and could hide a real spike.
+    good = {"timestamp": "2025-07-12 13:45:00", "status": "approved", "count": 10}
+    answer = live.client.post("/api/v1/transactions", json=[good, {**good, "status": status}])
+    assert answer.status_code == 422
+    detail = answer.json()["details"][0]
+    assert (detail["index"], detail["field"]) == (1, "status")
+    assert "txmon's own" in detail["message"]
+    assert stored(live) == []
+
+
 def test_one_bad_record_rejects_the_whole_batch(live: Live) -> None:
     batch = [rec(), rec(status="denied"), rec(status="BAD"), rec(count=-3)]
     answer = live.client.post("/api/v1/transactions", json=batch)

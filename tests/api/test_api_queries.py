@@ -43,7 +43,17 @@ def test_status_filter_takes_a_list(live: Live) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 1001}, {"limit": "ten"}, {"before_id": "x"}, {"after_id": -1}],
+    [
+        {"limit": 0},
+        {"limit": 1001},
+        {"limit": "ten"},
+        {"before_id": "x"},
+        {"after_id": -1},
+        {"status": "BAD!"},
+        {"status": ",".join(f"s{i}" for i in range(65))},
+        {"severity": "bogus"},
+        {"severity": "high,HIGH"},
+    ],
 )
 def test_bad_query_parameters_are_400(live: Live, params: dict) -> None:
     answer = live.client.get("/api/v1/transactions", params=params)
@@ -181,3 +191,21 @@ def test_docs_configuration_md_lists_every_setting() -> None:
         if f"`{s.section}.{s.name}`" not in text or f"`{s.env}`" not in text
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("status", ["approved,denied", "NOPE", "no-such!"])
+def test_series_of_a_bad_or_second_status_is_400_not_a_quiet_series(
+    live: Live, status: str
+) -> None:
+    # A misspelt or doubled filter must not come back as zeros, which read as no traffic.
+    post(live, [{"timestamp": minute(0), "status": s} for s in ("approved", "denied")])
+    answer = live.client.get("/api/v1/series", params={"status": status})
+    assert answer.status_code == 400
+    assert "status" in answer.json()["error"]
+
+
+def test_series_and_transactions_filter_on_txmons_own_total(live: Live) -> None:
+    post(live, [{"timestamp": minute(0), "status": "approved", "count": 4}])
+    assert live.client.get("/api/v1/series", params={"status": "_total"}).status_code == 200
+    rows = live.client.get("/api/v1/transactions", params={"status": "_total"})
+    assert rows.status_code == 200 and rows.json()["transactions"] == []
