@@ -129,7 +129,8 @@ class RequestHandler:
             if path != "/healthz":
                 self._authorize()
             code, document = handler(self, parse_qs(query) if query else {}, params)
-            self._send(code, document, head=method == "HEAD")
+            extra = document.headers if isinstance(document, JsonBytes) else None
+            self._send(code, document, head=method == "HEAD", extra=extra)
         except ApiError as exc:
             code = exc.code
             self._send_error(exc)

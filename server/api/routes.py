@@ -137,7 +137,10 @@ def post_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[
         )
     result = h.server.receiver.ingest(parsed, idempotency_key=key, body=body)
     h.server.receiver.metrics.ingest_latency.observe(time.perf_counter() - started)
-    return result.code, JsonBytes(result.body)
+    answer = JsonBytes(result.body)
+    if result.replayed:  # the answer of the first request with this key, stored then
+        answer.headers = {"Idempotent-Replayed": "true"}
+    return result.code, answer
 
 
 def get_transactions(h: RequestHandler, query: Query, params: Params) -> tuple[int, Any]:

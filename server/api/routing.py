@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 
 class JsonBytes(bytes):
-    """An answer already encoded as JSON (sent as is)."""
+    """An answer already encoded as JSON (sent as is), with any headers of its own."""
+
+    headers: dict[str, str] | None = None
 
 
 class ApiError(Exception):

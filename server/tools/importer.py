@@ -52,8 +52,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop at the first bad row instead of skipping bad rows",
     )
     parser.add_argument(
-        "--batch", type=int, default=BATCH, help=f"records per request (default {BATCH})"
+        "--batch",
+        type=_batch_size,
+        default=BATCH,
+        help=f"records per request, 1-{MAX_BATCH:,} (default {BATCH}); keep it when importing"
+        " a file again",
     )
+
+
+MAX_BATCH = 10_000  # the receiver's default max_batch_records
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be 1-{MAX_BATCH:,}, got {value}")
+    return value
 
 
 EPILOG = """examples:
@@ -90,11 +107,18 @@ def run(args: argparse.Namespace) -> int:
     if args.db:
         post, close = _db_poster(args.db, args.config)
     else:
-        post, close = _http_poster(
-            args.url or "http://127.0.0.1:8787", args.token or os.environ.get("TXMON_TOKEN")
-        )
+        try:
+            post, close = _http_poster(
+                args.url or "http://127.0.0.1:8787", args.token or os.environ.get("TXMON_TOKEN")
+            )
+        except ValueError as exc:  # not an http(s) URL
+            print(f"txmon-server import: --url: {exc}", file=sys.stderr)
+            return 2
     try:
-        summary = send_batches(records, max(1, min(args.batch, 10_000)), digest, post)
+        summary = send_batches(records, args.batch, digest, post)
+    except ImportStopped as exc:
+        print(f"txmon-server import: {exc}", file=sys.stderr)
+        return 1
     finally:
         close()
     _print_summary(args.file, records, bad, summary)
@@ -110,20 +134,42 @@ def _digest(path: str, day: date | None) -> str:
     return h.hexdigest()[:16]
 
 
-Poster = Callable[[Sequence[Record], str], dict[str, Any]]
+# POST one batch under an Idempotency-Key: (the receiver's answer, whether it replays the
+# answer of an earlier import, which stored the batch then).
+Poster = Callable[[Sequence[Record], str], tuple[dict[str, Any], bool]]
+
+
+class ImportStopped(Exception):
+    """The receiver refused a batch for good: the import stops there, with this message."""
+
+
+def batch_body(records: Sequence[Record]) -> bytes:
+    """What a batch's Idempotency-Key stands for: its records, so a key reused for other
+    records (the same file cut with another --batch) is refused, never replayed."""
+    return "\n".join(f"{r.ts},{r.status},{r.count}" for r in records).encode()
 
 
 def send_batches(
     records: list[Record], batch: int, digest: str, post: Poster, *, progress: bool = True
 ) -> dict[str, int]:
-    """Send records in order, batch by batch; count what the receiver reported."""
-    opened = stored = batches = 0
+    """Send records in order, batch by batch; count what the receiver reported. Refused
+    when a batch is: the key of each batch is the file's digest and the batch's number, so
+    a file imported before with another `batch` is refused at its first batch (ImportStopped)."""
+    opened = stored = replayed = batches = 0
     started = time.monotonic()
     for index in range(0, len(records), batch):
         chunk = records[index : index + batch]
-        answer = post(chunk, f"import-{digest}-{index // batch}")
-        stored += int(answer.get("accepted", 0))
-        opened += sum(1 for a in answer.get("alerts", []) if "opened" in a.get("events", ()))
+        try:
+            answer, again = post(chunk, f"import-{digest}-{index // batch}")
+        except Exception as exc:
+            if not _is_refusal(exc):
+                raise
+            raise ImportStopped(_refusal(exc, index, len(chunk), batch)) from exc
+        if again:
+            replayed += int(answer.get("accepted", 0))
+        else:
+            stored += int(answer.get("accepted", 0))
+            opened += sum(1 for a in answer.get("alerts", []) if "opened" in a.get("events", ()))
         batches += 1
         if progress and sys.stderr.isatty():
             done = index + len(chunk)
@@ -136,7 +182,27 @@ def send_batches(
             )
     if progress and sys.stderr.isatty():
         print(file=sys.stderr)
-    return {"stored": stored, "alerts_opened": opened, "batches": batches}
+    return {"stored": stored, "replayed": replayed, "alerts_opened": opened, "batches": batches}
+
+
+def _is_refusal(exc: Exception) -> bool:
+    """A refusal or a failure the receiver explained (not a bug of this program)."""
+    from server.errors import TxmonError
+    from server.tools.sender import SendError
+
+    return isinstance(exc, SendError | TxmonError)
+
+
+def _refusal(exc: Exception, index: int, size: int, batch: int) -> str:
+    """What to tell the user when records index..index+size were refused."""
+    text = f"records {index + 1:,}-{index + size:,} were refused ({exc}); nothing after them sent"
+    if "Idempotency-Key" in str(exc):
+        text += (
+            f". This file was imported before with another --batch: import it with the same"
+            f" --batch as then to resume (this run used {batch:,}); another one would store"
+            " its records twice"
+        )
+    return text
 
 
 def _http_poster(url: str, token: str | None) -> tuple[Poster, Callable[[], None]]:
@@ -146,7 +212,12 @@ def _http_poster(url: str, token: str | None) -> tuple[Poster, Callable[[], None
         print(f"\n{problem}; retrying in {delay:.1f}s", file=sys.stderr)
 
     sender = Sender(url, token, on_retry=retrying)
-    return sender.post_records, sender.close
+
+    def post(records: Sequence[Record], key: str) -> tuple[dict[str, Any], bool]:
+        answer = sender.post_records(records, key)
+        return answer, sender.replayed
+
+    return post, sender.close
 
 
 def _db_poster(db: str, config_path: str | None) -> tuple[Poster, Callable[[], None]]:
@@ -156,8 +227,9 @@ def _db_poster(db: str, config_path: str | None) -> tuple[Poster, Callable[[], N
 
     receiver = Receiver(load(flags={"db": db}, path=config_path))
 
-    def post(records: Sequence[Record], key: str) -> dict[str, Any]:
-        return receiver.ingest(list(records), idempotency_key=key, body=key.encode()).answer
+    def post(records: Sequence[Record], key: str) -> tuple[dict[str, Any], bool]:
+        result = receiver.ingest(list(records), idempotency_key=key, body=batch_body(records))
+        return result.answer, result.replayed
 
     return post, receiver.close
 
@@ -165,7 +237,11 @@ def _db_poster(db: str, config_path: str | None) -> tuple[Poster, Callable[[], N
 def _print_summary(path: str, records: list[Record], bad: list[BadRow], summary: dict) -> None:
     statuses = sorted({r.status for r in records})
     print(f"imported {path}")
-    print(f"  rows        {len(records):,} stored, {len(bad)} bad rows skipped")
+    if summary["replayed"]:
+        rows = f"{summary['stored']:,} stored, {summary['replayed']:,} stored before"
+    else:
+        rows = f"{summary['stored']:,} stored"
+    print(f"  rows        {rows}, {len(bad)} bad rows skipped")
     print(f"  span        {iso(records[0].ts)} .. {iso(records[-1].ts)}")
     print(f"  statuses    {', '.join(statuses)}")
     print(f"  alerts      {summary['alerts_opened']} opened")

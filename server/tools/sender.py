@@ -55,6 +55,7 @@ class Sender:
         self._timeout = timeout
         self._give_up_after = give_up_after
         self._on_retry = on_retry
+        self.replayed = False  # whether the last answer replayed an earlier one
         self._conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -94,6 +95,7 @@ class Sender:
                 problem, wait_hint = f"connection problem: {exc.__class__.__name__}", None
             else:
                 if 200 <= code < 300:
+                    self.replayed = answer.getheader("Idempotent-Replayed") == "true"
                     return json.loads(data) if data else {}
                 message = _error_text(data) or f"HTTP {code}"
                 if code not in RETRYABLE:

@@ -50,6 +50,8 @@ def test_idempotent_retry_returns_the_first_answer_and_stores_once(live: Live) -
     again = live.client.post("/api/v1/transactions", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
     assert live.client.get("/api/v1/summary").json()["statuses"]["denied"]["count"] == 7
 
 

@@ -73,6 +73,9 @@ def test_import_over_http_reports_alerts_and_is_idempotent(live: Live) -> None:
     assert f"alerts      {opened} opened" in first.stdout
     again = run_import(path, "--url", live.url)
     assert again.returncode == 0
+    # answered again (Idempotent-Replayed), so nothing is reported as stored or opened now
+    assert "0 stored, 25,920 stored before" in again.stdout
+    assert "alerts      0 opened" in again.stdout
     summary = live.client.get("/api/v1/summary", params={"minutes": 10080}).json()
     assert summary["records_stored"] == 25_920
     assert summary["total"] == 544_320
@@ -122,4 +125,42 @@ def test_unknown_header_is_a_clear_error(tmp_path: Path) -> None:
     result = run_import(str(path), "--db", str(tmp_path / "x.db"))
     assert result.returncode == 2
     assert "header" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@needs_data
+def test_a_second_import_with_another_batch_size_is_refused_and_stores_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "import.db"
+    path = str(CLOUDWALK / "transactions_2.csv")
+    first = run_import(path, "--date", "2022-07-02", "--db", str(db), "--batch", "1000")
+    assert first.returncode == 0, first.stderr
+    before = totals(db)
+    same = run_import(path, "--date", "2022-07-02", "--db", str(db), "--batch", "1000")
+    assert same.returncode == 0, same.stderr
+    assert "0 stored, 3,944 stored before" in same.stdout
+    other = run_import(path, "--date", "2022-07-02", "--db", str(db), "--batch", "3000")
+    assert other.returncode == 1
+    assert "Traceback" not in other.stderr
+    assert "imported before with another --batch" in other.stderr
+    assert totals(db) == before == (3_944, 308_406, 308_406)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch", "0"], "--batch: must be 1-10,000, got 0"),
+        (["--batch", "ten"], "--batch: not a whole number"),
+        (["--url", "notaurl"], "--url: not an http(s) URL"),
+    ],
+)
+def test_bad_import_arguments_are_clear_errors_not_tracebacks(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    csv = tmp_path / "few.csv"
+    csv.write_text("timestamp,status,count\n2025-07-12 13:45:00,approved,3\n")
+    result = run_import(str(csv), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
