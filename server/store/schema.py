@@ -131,18 +131,22 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def create_private(path: str) -> None:
     """Make the database file (0600) and any missing folders above it (0700), whatever the
     umask: the store holds the operators' notes and the outbox. SQLite gives its -wal and
-    -shm files the database file's mode. Existing files and folders keep theirs."""
-    folder = Path(path).parent
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for created in reversed(missing):
-        created.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(created, 0o700)
-    if not os.path.exists(path):
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        os.chmod(path, 0o600)
+    -shm files the database file's mode. Existing files and folders keep theirs. StoreError
+    when the file or a folder cannot be made (a read-only or virtual file system...)."""
+    try:
+        folder = Path(path).parent
+        missing = []
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for created in reversed(missing):
+            created.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(created, 0o700)
+        if not os.path.exists(path):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from exc
 
 
 def connect(path: str, *, synchronous: str = "normal") -> sqlite3.Connection:

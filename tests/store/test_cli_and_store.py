@@ -64,6 +64,20 @@ def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["init-db", "serve"])
+def test_a_database_path_that_cannot_be_created_is_a_clear_error(
+    tmp_path: Path, command: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli(
+        command, "--db", str(blocker / "txmon.db"), *(["--port", "0"] * (command == "serve"))
+    )
+    assert result.returncode == 1
+    assert f"database error: cannot create {blocker / 'txmon.db'}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     result = run_cli("serve", "--host", "0.0.0.0", "--port", "0", "--db", str(tmp_path / "a.db"))
     assert result.returncode == 2
