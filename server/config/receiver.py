@@ -233,6 +233,17 @@ def read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
+def read_config_file(path: str) -> dict[str, Any]:
+    """The tables of a txmon config file; ConfigError naming the file for bad TOML or a table
+    txmon does not have (a typo such as [detecc] would otherwise be ignored)."""
+    doc = read_toml(path)
+    known_sections = {s.section for s in SETTINGS} | {"detect", "notify", "dashboard"}
+    for section in doc:
+        if section not in known_sections:
+            raise ConfigError(f"unknown section [{section}] in {path}")
+    return doc
+
+
 def load(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
@@ -242,11 +253,7 @@ def load(
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     env = os.environ if env is None else env
     path = path or env.get("TXMON_CONFIG")
-    doc = read_toml(path) if path else {}
-    known_sections = {s.section for s in SETTINGS} | {"detect", "notify", "dashboard"}
-    for section in doc:
-        if section not in known_sections:
-            raise ConfigError(f"unknown section [{section}] in {path}")
+    doc = read_config_file(path) if path else {}
     values: dict[str, Any] = {}
     for s in SETTINGS:
         table = doc.get(s.section, {})

@@ -12,7 +12,6 @@ import csv
 import json
 import statistics
 import sys
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -93,10 +92,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--grace",
-        type=int,
+        type=_minutes,
         default=GRACE_MINUTES,
         help=f"minutes after a window still counted as that incident (default {GRACE_MINUTES})",
     )
+
+
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of minutes: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         day = date.fromisoformat(args.date) if args.date else None
+        if args.synthetic and (args.data or args.labels):
+            print(
+                "error: --synthetic replays its own week: give it no DATA.csv or --labels",
+                file=sys.stderr,
+            )
+            return 2
         if args.synthetic:
             from server.tools.traffic import labelled_week
 
@@ -128,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         print("error: no records", file=sys.stderr)
         return 2
-    progress = _progress if not args.json else None
+    progress = _progress if not args.json and sys.stderr.isatty() else None  # not into logs
     raised = seed_alerts(records) if args.rule == "seed" else replay(records, config, progress)
     report = evaluate(raised, incidents, records, args.grace) if incidents is not None else None
     if report is not None and quiet:
@@ -141,12 +156,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_config(path: str | None) -> DetectConfig:
-    """Defaults, or the `[detect]` table of a TOML file."""
+    """Defaults, or the `[detect]` table of a txmon config file (checked as `serve` checks
+    it: bad TOML and unknown tables are errors that name the file)."""
     if not path:
         return DetectConfig()
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
-    return DetectConfig.from_mapping(data.get("detect", {}))
+    from server.config.receiver import read_config_file
+
+    return DetectConfig.from_mapping(read_config_file(path).get("detect", {}))
 
 
 def load_labels(path: str, day: date | None = None) -> list[Incident]:

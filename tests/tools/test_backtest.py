@@ -139,6 +139,36 @@ def test_backtest_config_file_overrides_defaults_and_rejects_unknown_keys(tmp_pa
     bad.write_text("[detect]\nhgih = 6.5\n")
     with pytest.raises(ValueError, match="hgih"):
         backtest.load_config(str(bad))
+    # a misspelt table would otherwise leave every setting at its default, unnoticed
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[detecc]\nhigh = 6.5\n")
+    with pytest.raises(ValueError, match=r"unknown section \[detecc\] in .*typo.toml"):
+        backtest.load_config(str(typo))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[detect\n")
+    with pytest.raises(ValueError, match="broken.toml is not valid TOML"):
+        backtest.load_config(str(broken))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--synthetic", "--grace", "-5"], "--grace: must not be negative"),
+        (["--synthetic", "--grace", "soon"], "--grace: not a whole number"),
+        (["--synthetic", "data.csv"], "give it no DATA.csv"),
+    ],
+)
+def test_backtest_refuses_arguments_that_mean_nothing(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    parser = argparse.ArgumentParser()
+    backtest.add_arguments(parser)
+    try:
+        code = backtest.run(parser.parse_args(args))
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("drop_statuses", [[], ["_total"], ["refunded"]])
