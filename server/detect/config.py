@@ -22,6 +22,7 @@ class DetectConfig:
     late_minutes: int = 60  # later records: verdict only, no alert or baseline change
     gap_fill_minutes: int = 30  # silent gaps up to this long are learned as zero-count minutes
     min_history: int = 10  # settled minutes before a status may open alerts
+    new_status_after_minutes: int = 1440  # a status first seen after this much traffic was 0
     level_window: int = 60  # minutes behind the volume level (approved, total)
     rate_window: int = 180  # minutes behind a status's share of the other traffic
     season_days: int = 14  # days of hour-of-day history kept

@@ -97,6 +97,7 @@ class Engine(Judging, Settling, Timers):
         self._min_count = config.spike_min_count
         self._tail_decay = math.exp(-1.0 / config.tail_memory_days)
         self._drop_others = tuple(s for s in config.drop_statuses if s != TOTAL)
+        self._newcomer_after = config.new_status_after_minutes
 
     # ------------------------------------------------------------ ingest
 
@@ -188,7 +189,21 @@ class Engine(Judging, Settling, Timers):
     def _new_status(self, name: str) -> _Status:
         st = _Status(name, self.config)
         self.statuses[name] = st
+        if self.total.settled >= self._newcomer_after:
+            self._zero_history(st)
         return st
+
+    def _zero_history(self, st: _Status) -> None:
+        """Teach a status first seen after `new_status_after_minutes` of traffic that it sent
+        nothing in the minutes the total's level window holds: it was zero there, so it is
+        judged from its first minute (a new failure mode at 15 a minute pages at once)
+        instead of learning its burst as its baseline during `min_history`."""
+        level = self.total.level
+        b = self._b
+        t = self.settled_upto - (level.n - 1) * b
+        for total, _shape in level.ring:  # oldest first
+            self._learn(st, t, 0, int(total))
+            t += b
 
     def _new_minute(self, m: int) -> _Minute:
         """The buffer of bucket m; already closed when the watermark is past it (late)."""
