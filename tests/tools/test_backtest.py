@@ -146,7 +146,7 @@ def test_backtest_config_file_overrides_defaults_and_rejects_unknown_keys(tmp_pa
         backtest.load_config(str(typo))
     broken = tmp_path / "broken.toml"
     broken.write_text("[detect\n")
-    with pytest.raises(ValueError, match="broken.toml is not valid TOML"):
+    with pytest.raises(ValueError, match=r"broken\.toml is not valid TOML"):
         backtest.load_config(str(broken))
 
 
