@@ -80,8 +80,21 @@ CHUNK = 5000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--from and --to, each a SQLite path or sqlite: URL, or a postgresql:// URL."""
-    parser.add_argument("--from", dest="source", required=True, metavar="STORE")
-    parser.add_argument("--to", dest="target", required=True, metavar="STORE")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="STORE",
+        help="the store to copy: a SQLite path or a postgresql:// URL (its password best in"
+        " $PGPASSWORD or ~/.pgpass, not in the URL)",
+    )
+    parser.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="STORE",
+        help="the store to fill, of the same forms; its tables are made if missing",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
