@@ -152,6 +152,8 @@ class RequestHandler:
             self._send_error(ApiError(500, "internal error; see the receiver's log"))
         finally:
             server.leave()
+            method = self.command or method  # known once the request line parsed, even if
+            # a header field was then refused (a chunked or oversized POST is still a POST)
             label = method if method in KNOWN_METHODS else "OTHER"
             server.receiver.metrics.requests.inc(1, label, str(code))
             self._access_log(method, code, time.perf_counter() - started)

@@ -47,3 +47,17 @@ def test_metrics_count_open_alerts(live: Live) -> None:
     found = samples(live)
     assert found[("txmon_alerts_open", (("state", "firing"),))] == 1
     assert found[("txmon_alerts_open", (("state", "acknowledged"),))] == 0
+
+
+def test_a_post_refused_for_its_headers_is_counted_as_a_post(live: Live) -> None:
+    from tests.api.test_api_ingest import raw_request
+
+    code, _headers, _body = raw_request(
+        live,
+        b"POST /api/v1/transactions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\n",
+    )
+    assert code == 411
+    found = samples(live)
+    assert found[("txmon_http_requests_total", (("code", "411"), ("method", "POST")))] == 1
+    assert ("txmon_http_requests_total", (("code", "411"), ("method", "OTHER"))) not in found
