@@ -342,10 +342,13 @@ def _print(source: str, rule: str, raised: list[Raised], report: dict[str, objec
     print(f"{source}: rule {rule}, {len(raised)} alert(s)")
     if rule == "txmon" or len(raised) <= 50:
         for a in raised:
-            print(
-                f"  #{a.id:<4} {a.status:<17} {a.kind:<8} {iso(a.start)} .. {iso(a.end)}"
-                f"  peak {a.peak_count} (expected {a.expected:.1f}, score {a.peak_score:.1f})"
-            )
+            if a.kind == "no_data":  # nothing arrived: no count, expectation or score to show
+                what = "  silent"
+            else:
+                what = (
+                    f"  peak {a.peak_count} (expected {a.expected:.1f}, score {a.peak_score:.1f})"
+                )
+            print(f"  #{a.id:<4} {a.status:<17} {a.kind:<8} {iso(a.start)} .. {iso(a.end)}{what}")
     if report is None:
         return
     print(
