@@ -21,6 +21,7 @@ from server.detect.engine import Engine, Judged
 from server.detect.lifecycle import Alert, AlertEvent
 from server.records import Record, iso, parse_timestamp
 from server.tools.csvfiles import _clock, load_sorted
+from server.tools.options import whole_number
 from server.tools.seedrule import replay as seed_replay
 
 GRACE_MINUTES = 15
@@ -92,20 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--grace",
-        type=_minutes,
+        type=whole_number(0, unit="minutes"),
         default=GRACE_MINUTES,
         help=f"minutes after a window still counted as that incident (default {GRACE_MINUTES})",
     )
-
-
-def _minutes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of minutes: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,10 +16,14 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
+from server.errors import TxmonError
 from server.records import Record, iso
 from server.tools.csvfiles import BadRow, CsvFormatError, load_sorted
+from server.tools.options import whole_number
+from server.tools.sender import Sender, SendError
 
 BATCH = 5000
+MAX_BATCH = 10_000  # the receiver's default max_batch_records
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,24 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch",
-        type=_batch_size,
+        type=whole_number(1, MAX_BATCH),
         default=BATCH,
         help=f"records per request, 1-{MAX_BATCH:,} (default {BATCH}); keep it when importing"
         " a file again",
     )
-
-
-MAX_BATCH = 10_000  # the receiver's default max_batch_records
-
-
-def _batch_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"must be 1-{MAX_BATCH:,}, got {value}")
-    return value
 
 
 EPILOG = """examples:
@@ -161,9 +152,7 @@ def send_batches(
         chunk = records[index : index + batch]
         try:
             answer, again = post(chunk, f"import-{digest}-{index // batch}")
-        except Exception as exc:
-            if not _is_refusal(exc):
-                raise
+        except (SendError, TxmonError) as exc:  # refused, or a failure the receiver explained
             raise ImportStopped(_refusal(exc, index, len(chunk), batch)) from exc
         if again:
             replayed += int(answer.get("accepted", 0))
@@ -185,14 +174,6 @@ def send_batches(
     return {"stored": stored, "replayed": replayed, "alerts_opened": opened, "batches": batches}
 
 
-def _is_refusal(exc: Exception) -> bool:
-    """A refusal or a failure the receiver explained (not a bug of this program)."""
-    from server.errors import TxmonError
-    from server.tools.sender import SendError
-
-    return isinstance(exc, SendError | TxmonError)
-
-
 def _refusal(exc: Exception, index: int, size: int, batch: int) -> str:
     """What to tell the user when records index..index+size were refused."""
     text = f"records {index + 1:,}-{index + size:,} were refused ({exc}); nothing after them sent"
@@ -206,8 +187,6 @@ def _refusal(exc: Exception, index: int, size: int, batch: int) -> str:
 
 
 def _http_poster(url: str, token: str | None) -> tuple[Poster, Callable[[], None]]:
-    from server.tools.sender import Sender
-
     def retrying(problem: str, delay: float) -> None:
         print(f"\n{problem}; retrying in {delay:.1f}s", file=sys.stderr)
 

@@ -1,5 +1,5 @@
-"""Command-line options declared once for every command that takes them: durations, and the
-options that shape the generator's traffic.
+"""Command-line options declared once for every command that takes them: durations, bounded
+whole numbers, and the options that shape the generator's traffic.
 
 `txmon-server generate` parses the traffic options into numbers; `txmon demo` declares the same
 ones (with its own incident default), checks them the same way and hands their text on to the
@@ -24,6 +24,26 @@ def parse_duration(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 2h or 2d")
     factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": DAY}[match[2]]
     return int(float(match[1]) * factor)
+
+
+def whole_number(low: int, high: int | None = None, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `low` (and at most `high`), refused with
+    a message that says which bound it broke; `unit` names what it counts ("minutes")."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            what = f"whole number of {unit}" if unit else "whole number"
+            raise argparse.ArgumentTypeError(f"not a {what}: {text!r}") from None
+        if high is not None and not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low:,}-{high:,}, got {value}")
+        if value < low:
+            bound = "must not be negative" if low == 0 else f"must be at least {low:,}"
+            raise argparse.ArgumentTypeError(f"{bound}, got {value}")
+        return value
+
+    return parse
 
 
 @dataclass(frozen=True, slots=True)
