@@ -59,6 +59,7 @@ class DetectConfig:
     open_medium_k: int = 3  # medium in k of the last n minutes opens an alert
     open_medium_n: int = 5
     resolve_minutes: int = 12  # normal minutes before an alert resolves
+    hold_minutes: int = 1440  # ...and back near the level it opened against, for at most this
     rearm_minutes: int = 240  # after a rise alert resolves, only short windows reopen it
     ack_timeout_minutes: int = 60  # acknowledged and still open after this: fires again
     nodata_minutes: int = 5  # silence length before a no-data alert is considered

@@ -68,6 +68,7 @@ class Engine(Judging, Settling, Timers):
         # Hot-path copies of config values (attribute reads add up at 100k records/s).
         self._min_history = config.min_history
         self._freeze_span = config.freeze_minutes * b
+        self._hold_span = config.hold_minutes * b
         self._clip = config.clip_score
         self._rise_clip = config.rise_clip_score
         self._floor = config.dispersion_floor
@@ -260,7 +261,13 @@ class Engine(Judging, Settling, Timers):
         self.book.restore(alerts, silences, next_alert_id, next_silence_id)
         # A build-up held for an alert of the replaced book belongs to the same incident's
         # alert in this one if that is open; if not, the store says the incident is over.
-        for st in self.statuses.values():
+        for st in [*self.statuses.values(), self.total]:
+            if st.hold is not None:  # the level held is the store's open alert's, if any
+                alert = self.book.by_status.get(st.name)
+                if alert is None or alert.kind != st.hold.alert.kind:
+                    st.hold = None
+                else:
+                    st.hold.alert = alert
             if st.held:
                 alert = self.book.by_status.get(st.name)
                 if alert is None:

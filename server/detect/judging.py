@@ -6,11 +6,13 @@ from __future__ import annotations
 from server.detect.config import TOTAL
 from server.detect.evidence import Tail
 from server.detect.lifecycle import (
+    ACCEPTED,
+    Alert,
     AlertEvent,
     Observation,
 )
 from server.detect.stats import limit, score, severity_of, surely_within
-from server.detect.status import _Minute, _Status
+from server.detect.status import _Hold, _Minute, _Status
 
 
 class Judging:
@@ -137,6 +139,19 @@ class Judging:
         else:
             st.evidence_minute = m
             sev, z, mu, kind = self._evidence(st, m, x, buf)
+        hold = st.hold
+        if hold is not None and not late:
+            alert = book.by_status.get(name)
+            if alert is not hold.alert:
+                hold = st.hold = None  # its alert is over
+            elif alert.kind != "no_data":
+                away = self._away(st, hold, alert.kind, m, x, buf)
+                # Frozen baselines judge the incident as it opened; once they learn, its level.
+                if away and sev < 2 and (age := m - alert.first_seen) >= self._freeze_span:
+                    if age < self._hold_span:
+                        book.keep_open(alert, m)
+                    else:
+                        return book.observe_normal(name, m, sev, _accepted(alert, away))
         if sev < 2:
             events = book.observe_normal(name, m, sev)
             if events and st.held:
@@ -148,6 +163,11 @@ class Judging:
             z = 0.0
         events = book.observe(name, Observation(m, sev, z, kind, x, mu))
         alert = book.by_status.get(name)
+        if alert is not None and hold is None:
+            # The level the alert opens against is the one it must come back to.
+            st.hold = _Hold(st, self.config.resolve_minutes, alert)
+            if not late:
+                self._away(st, st.hold, alert.kind, m, x, buf)
         if alert is not None and not late:
             st.evidence.absorb()  # the open alert has this evidence; judge what comes next
             if st.pending:
@@ -159,6 +179,50 @@ class Judging:
                 st.held.extend(st.pending)
                 st.pending.clear()
         return events
+
+    def _away(self, st: _Status, hold: _Hold, kind: str, m: int, x: int, buf: _Minute) -> str:
+        """Add minute m to the alert's hold and say how far the status's last
+        `resolve_minutes` still are from the level the alert opened against ('' when back
+        near it): a rise must still show on every view the status has (so a surge of all
+        traffic is no reason to stay open), a drop on its level, each as the window sums
+        judge them (`spike_min_ratio` or `drop_min_fraction` beyond, and a score of `low`)."""
+        _shape, lower, upper, daily, pooled = st.profile.shapes(m)
+        coef, lam = hold.coef, hold.lam
+        if kind == "drop":
+            mu_c = 0.0 if coef is None else (daily if 0.0 < daily < coef else coef) * lower
+            mu_r = 0.0
+        else:
+            rise = st.rise_level(daily, pooled)
+            mu_c = 0.0 if coef is None else (rise if rise > coef else coef) * upper
+            mu_r = 0.0 if lam is None else lam * (buf.total - x)
+        rows = hold.minutes
+        rows.append((x, mu_c, mu_r))
+        n = len(rows)
+        s = sum(r[0] for r in rows)
+        low = self._low
+        if kind == "drop":
+            m_c = sum(r[1] for r in rows)
+            phi, fixed = hold.count_phi
+            if coef is None or s > self._drop_keep * m_c:
+                return ""
+            if -score(s, m_c, 1.0 / (phi / n + fixed)) < low:
+                return ""
+            return f"{s} against {m_c:.1f} expected in its last {n} minutes"
+        views = []
+        if coef is not None:
+            views.append((sum(r[1] for r in rows), hold.count_phi))
+        if hold.rate_phi is not None:
+            views.append((sum(r[2] for r in rows), hold.rate_phi))
+        if not views:
+            return ""
+        worst = 0.0
+        for m_v, (phi, fixed) in views:
+            if s < self._spike_ratio * m_v or s < self._min_count:
+                return ""
+            if score(s, m_v, 1.0 / (phi / n + fixed)) < low:
+                return ""
+            worst = max(worst, m_v)
+        return f"{s} against {worst:.1f} expected in its last {n} minutes"
 
     def _seasonal(
         self,
@@ -474,6 +538,13 @@ def _combined(
     if off > 0.0:
         return best - off, short - off
     return best, short
+
+
+def _accepted(alert: Alert, away: str) -> str:
+    """The resolution detail of an alert whose status is still away from the level it opened
+    against after `hold_minutes`: what it says is not an all-clear."""
+    hours = (alert.last_seen - alert.first_seen) / 3600
+    return f"{ACCEPTED} after {hours:.0f} h, not recovered: {away}"
 
 
 def _drop_mu(st: _Status, x: int, lower: float, daily: float) -> float:

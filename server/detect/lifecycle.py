@@ -27,6 +27,8 @@ OPENED, ESCALATED, UNACKNOWLEDGED, REFIRED, UPDATED = (
 )
 EVENT_TYPES = (OPENED, ESCALATED, ACKNOWLEDGED, UNACKNOWLEDGED, RESOLVED, REFIRED, UPDATED)
 REMINDER = "reminder"  # not a lifecycle event: the outbox's repeat of a firing alert
+# How the detail of a resolution begins when its status never came back (see Judging._away).
+ACCEPTED = "accepted as the new level"
 
 
 @dataclass(slots=True)
@@ -161,9 +163,12 @@ class AlertBook:
         track = self._tracks.get(status)
         return track is not None and minute - track.rise_ended < self._rearm
 
-    def observe_normal(self, status: str, minute: int, severity: int) -> list[AlertEvent]:
+    def observe_normal(
+        self, status: str, minute: int, severity: int, why: str | None = None
+    ) -> list[AlertEvent]:
         """`observe` of a bucket below medium severity (0 or 1), which needs no score, kind,
-        count or expected value: it only counts in the k-of-n window and may resolve."""
+        count or expected value: it only counts in the k-of-n window and may resolve (`why`,
+        when given, is the resolution's detail)."""
         track = self._tracks.get(status)  # self._remember(...), written out: the common case
         if track is None:
             track = self._tracks[status] = _Track()
@@ -180,8 +185,14 @@ class AlertBook:
         cfg = self.config
         # A `low` minute is not a normal one: evidence still building keeps the alert open.
         if severity == 0 and minute - alert.last_seen >= cfg.resolve_minutes * cfg.bucket_seconds:
-            return [self._resolve(alert, minute, f"{cfg.resolve_minutes} normal minutes")]
+            return [self._resolve(alert, minute, why or f"{cfg.resolve_minutes} normal minutes")]
         return []
+
+    def keep_open(self, alert: Alert, minute: int) -> None:
+        """A minute the detector finds normal but the status is still away from the level its
+        alert opened against (see Judging._away): it counts as abnormal for resolving."""
+        if minute > alert.last_seen:
+            alert.last_seen = minute
 
     def _track(self, status: str) -> _Track:
         """The status's k-of-n window and after-glow clock, made on first use."""

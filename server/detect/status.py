@@ -31,6 +31,7 @@ class _Status:
         "habit",
         "held",
         "held_for",
+        "hold",
         "last_data",
         "level",
         "level_epoch",
@@ -92,6 +93,7 @@ class _Status:
         # or a habit.
         self.held: list[tuple[int, list[tuple[Tail, float]]]] = []
         self.held_for: Alert | None = None  # the alert the build-up waits for
+        self.hold: _Hold | None = None  # the level the status's open alert opened against
         # When the status's longer alerts that held a build-up ended (event time, the last
         # `habit_days`): enough of them make its bursts a habit (see Judging._settle_held).
         self.habit: deque[int] = deque()
@@ -171,6 +173,25 @@ class _Status:
         if self.level_upper is None:
             self.level_upper = limit(self.level_mu, self.level_fit.nb_size, high)
         return self.level_upper
+
+
+class _Hold:
+    """The baselines an alert opened against, and the status's last `resolve_minutes` judged
+    against them: the alert resolves only once the status is back near that level, so a level
+    the baselines learn while it lasts (after `freeze_minutes`) is no all-clear."""
+
+    __slots__ = ("alert", "coef", "count_phi", "lam", "minutes", "rate_phi")
+
+    def __init__(self, st: _Status, span: int, alert: Alert) -> None:
+        self.alert = alert  # the open alert it holds
+        rate, level = st.rate_fit, st.level_fit
+        self.lam = rate.coef if st.spike and rate.minutes else None
+        self.coef = level.coef if level.minutes else None
+        # Each view's (dispersion, fixed part) as the window sums use them (see _evidence).
+        self.rate_phi = (st.phi_r, st.phi_r * rate.spread + 1.0 / rate.info) if self.lam else None
+        self.count_phi = (st.phi_l, st.phi_l * level.spread + 1.0 / level.info)
+        # (count, expected on the count view, on the rate view): the last `span` minutes
+        self.minutes: deque[tuple[int, float, float]] = deque(maxlen=span)
 
 
 class _Minute:

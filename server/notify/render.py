@@ -13,6 +13,7 @@ from typing import Any
 
 from server.detect.config import SEVERITIES
 from server.detect.lifecycle import (
+    ACCEPTED,
     ACKNOWLEDGED,
     ESCALATED,
     FIRING,
@@ -113,7 +114,10 @@ def _subject(event: AlertEvent) -> str:
     kind = event.type
     if kind == RESOLVED:
         end = alert.resolved_at if alert.resolved_at is not None else event.at
-        body = f"{_name(event)} resolved after {duration(end - alert.first_seen)}"
+        if event.detail.startswith(ACCEPTED):  # no all-clear: say it is still away
+            body = f"{_name(event)} {event.detail}"
+        else:
+            body = f"{_name(event)} resolved after {duration(end - alert.first_seen)}"
         tag = "RESOLVED"
     elif kind == ACKNOWLEDGED:
         who = alert.acknowledged_by

@@ -92,6 +92,18 @@ def test_opened_subject_is_triage_ready() -> None:
             "[txmon RESOLVED] denied spike resolved after 17 min",
         ),
         (
+            make_event(
+                "resolved",
+                state="resolved",
+                resolved_at=T0 + 86_400,
+                at=T0 + 86_400,
+                detail="accepted as the new level after 24 h, not recovered: "
+                "640 against 31.0 expected in its last 12 minutes",
+            ),
+            "[txmon RESOLVED] denied spike accepted as the new level after 24 h, not recovered: "
+            "640 against 31.0 expected in its last 12 minutes",
+        ),
+        (
             make_event("acknowledged", state="acknowledged", acknowledged_by="alice"),
             "[txmon ACK] denied spike acknowledged by alice",
         ),
