@@ -19,12 +19,13 @@ from server.detect.lifecycle import (
     REFIRED,
     REMINDER,
     RESOLVED,
+    UNACKNOWLEDGED,
     Alert,
     AlertEvent,
 )
 from server.records import iso
 
-SEND_ON = (OPENED, ESCALATED, REFIRED, RESOLVED, REMINDER)
+SEND_ON = (OPENED, ESCALATED, REFIRED, UNACKNOWLEDGED, RESOLVED, REMINDER)
 
 
 def wants_notification(
@@ -32,8 +33,9 @@ def wants_notification(
 ) -> bool:
     """Whether a lifecycle event is worth a message: what on-call people must hear, no more.
 
-    Opened/escalated/re-fired alerts at a notified severity, resolutions of alerts that were
-    announced, reminders; never silenced alerts, never low or medium ones on their own.
+    Opened/escalated/re-fired (also by an undone ack) alerts at a notified severity,
+    resolutions of alerts that were announced, reminders; never silenced alerts, never low or
+    medium ones on their own.
     """
     if event_type not in SEND_ON or alert.silenced:
         return False

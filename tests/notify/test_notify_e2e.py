@@ -68,6 +68,20 @@ def test_ack_stops_reminders(make_receiver, fake_telegram: FakeTelegram) -> None
     assert len(fake_telegram.messages) == settled
 
 
+def test_undoing_an_ack_pages_again(make_receiver, fake_telegram: FakeTelegram) -> None:
+    """An ack undone by mistake must not leave an open incident unannounced."""
+    live = make_receiver(notify=notify_config(fake_telegram))
+    spike(live.client)
+    fake_telegram.wait_for(1, timeout=10)
+    alert = live.client.get("/api/v1/alerts").json()["alerts"][0]
+    url = f"/api/v1/alerts/{alert['id']}"
+    assert live.client.post(url + "/ack", json={"by": "ana"}).is_success
+    assert live.client.post(url + "/unack").is_success
+    again = fake_telegram.wait_for(2, timeout=10)[1]
+    assert "unacknowledged: denied spike" in again["text"], again
+    wait_until(lambda: sorted(r["event"] for r in outbox(live)) == ["opened", "unacknowledged"])
+
+
 def test_429_waits_retry_after_then_delivers_once(make_receiver, fake_telegram) -> None:
     fake_telegram.script(["429:1", "200"])
     live = make_receiver(notify=notify_config(fake_telegram))
