@@ -91,6 +91,12 @@ class NotifyConfig:
     group_wait: float = _setting(
         "float", 30.0, "Alerts opening within this many seconds go out as one."
     )
+    history_age: float = _setting(
+        "float",
+        3600.0,
+        "Alerts whose last abnormal minute is this many seconds behind the clock are history:"
+        " recorded, not sent (an import of old data pages nobody).",
+    )
     max_attempts: int = _setting(
         "int", 8, "Delivery attempts per message and channel before failing."
     )
@@ -201,6 +207,8 @@ class NotifyConfig:
         for key in ("repeat_interval", "group_wait"):
             if getattr(self, key) < 0:
                 out.append(f"{key} must not be negative")
+        if self.history_age < 60:
+            out.append("history_age must be at least 60 (a minute of event time)")
         if self.max_attempts < 1:
             out.append("max_attempts must be at least 1")
         if self.backoff_max < self.backoff_base:

@@ -118,7 +118,7 @@ class Notifier:
     def _sleep(self, channel: Channel, generation: int) -> None:
         try:
             with self._read() as conn:
-                due = store.next_due(conn, channel.name)
+                due = store.next_due(conn, channel.name, self._clock())
         except Exception:
             due = None
         wait = 1.0 if due is None else max(0.0, min(1.0, due - self._clock()))

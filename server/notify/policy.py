@@ -68,13 +68,18 @@ def queue_for_events(
     policy: NotifyConfig,
     now: int,
 ) -> None:
-    """Outbox rows, one per channel, for each stored event worth a message."""
+    """Outbox rows, one per channel, for each stored event worth a message.
+
+    An alert whose last abnormal minute is `history_age` behind `now` (an import, a backfill)
+    is history: nobody is paged for it."""
     for event, event_id in zip(events, event_ids, strict=True):
         alert = event.alert
         if event.type == ACKNOWLEDGED:
             store.cancel_reminders(conn, alert.id)
         before = store.notified_at(conn, alert.id) is not None
         if not wants_notification(event.type, alert, before, policy):
+            continue
+        if not before and now - alert.last_seen > policy.history_age:
             continue
         due = now + (policy.group_wait if event.type == OPENED else 0)
         store.enqueue(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from server.store.lease import db_now, is_sqlite
-from server.store.outbox import _OUTBOX_COLUMNS, OutboxRow
+from server.store.outbox import _OUTBOX_COLUMNS, OutboxRow, unblocked
 
 
 def claim_due(
@@ -33,9 +33,7 @@ def claim_due(
             "SELECT o.id FROM outbox o WHERE o.channel = ? AND ("
             f"(o.state = 'pending' AND o.next_attempt_at <= {now})"
             f" OR (o.state = 'sending' AND o.claim_expires_at <= {now}))"
-            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id"
-            " AND p.channel = o.channel AND p.id < o.id AND p.state IN ('pending', 'sending')"
-            f" AND (p.kind != 'reminder' OR p.next_attempt_at <= {now}))"
+            f" AND {unblocked(now)}"
             f" ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
             (channel, limit),
         )

@@ -71,13 +71,25 @@ def record_delivered(
     )
 
 
+def unblocked(now: str) -> str:
+    """SQL: outbox row `o` has no earlier row of its alert and channel still to go (a reminder
+    not yet due aside), so no message overtakes an earlier one of its incident, such as a
+    resolution its opening still waiting for `group_wait` or for a retry. `now`: an SQL value."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id"
+        " AND p.channel = o.channel AND p.id < o.id AND p.state IN ('pending', 'sending')"
+        f" AND (p.kind != 'reminder' OR p.next_attempt_at <= {now}))"
+    )
+
+
 def due_notifications(
     conn: sqlite3.Connection, channel: str, now: float, limit: int = 50
 ) -> list[OutboxRow]:
+    """Pending rows of `channel` due by `now` that nothing earlier of their alert holds up."""
     rows = conn.execute(
-        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND channel = ?"
-        " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-        (channel, now, limit),
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox o WHERE state = 'pending' AND channel = ?"
+        f" AND next_attempt_at <= ? AND {unblocked('?')} ORDER BY next_attempt_at, id LIMIT ?",
+        (channel, now, now, limit),
     )
     return [OutboxRow(*row) for row in rows]
 
@@ -92,10 +104,12 @@ def waiting_openings(conn: sqlite3.Connection, channel: str) -> list[OutboxRow]:
     return [OutboxRow(*row) for row in rows]
 
 
-def next_due(conn: sqlite3.Connection, channel: str) -> float | None:
+def next_due(conn: sqlite3.Connection, channel: str, now: float) -> float | None:
+    """When the next row of `channel` that nothing holds up is due (see `unblocked`)."""
     row = conn.execute(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending' AND channel = ?",
-        (channel,),
+        "SELECT MIN(next_attempt_at) FROM outbox o WHERE state = 'pending'"
+        f" AND channel = ? AND {unblocked('?')}",
+        (channel, now),
     ).fetchone()
     return row[0]
 

@@ -34,6 +34,8 @@ import pytest
 
 FAKE_TOKEN = "123456:TEST-token"
 TEXT_LIMIT = 4096
+# Seconds: older than the fixed dates the tests replay (July 2025), so their alerts page.
+LIVE_AGE = 10 * 365 * 86_400
 ALLOWED_TAGS = frozenset(
     [
         "b",
@@ -222,11 +224,13 @@ class FakeTelegram:
             self._script.clear()
 
     def env(self, chat_ids: str | int = "42") -> dict[str, str]:
-        """TXMON_TELEGRAM_* settings that point a receiver at this fake."""
+        """TXMON_TELEGRAM_* settings that point a receiver at this fake, and a `history_age`
+        that pages for the tests' fixed dates (2025) as if they were live."""
         return {
             "TXMON_TELEGRAM_TOKEN": self.token,
             "TXMON_TELEGRAM_CHAT_ID": str(chat_ids),
             "TXMON_TELEGRAM_API": self.api_base,
+            "TXMON_HISTORY_AGE": str(LIVE_AGE),
         }
 
     # ------------------------------------------------------------------ inspection

@@ -24,6 +24,7 @@ from server.notify.telegram import (
 )
 from tests.notify.fake_telegram import (
     FAKE_TOKEN,
+    LIVE_AGE,
     Answer,
     FakeTelegram,
     fake_telegram_fixture,  # noqa: F401 (provides the fake_telegram fixture)
@@ -298,6 +299,7 @@ def test_fake_helpers(fake_telegram: FakeTelegram) -> None:
         "TXMON_TELEGRAM_TOKEN": FAKE_TOKEN,
         "TXMON_TELEGRAM_CHAT_ID": "42,-100",
         "TXMON_TELEGRAM_API": fake_telegram.api_base,
+        "TXMON_HISTORY_AGE": str(LIVE_AGE),
     }
     with pytest.raises(AssertionError, match="waited"):
         fake_telegram.wait_for(1, timeout=0.1)

@@ -190,6 +190,58 @@ def test_several_alerts_opening_together_are_one_message(make_receiver, fake_tel
     assert "denied" in text and "failed" in text
 
 
+def minutes_from(start: int, minutes: range, denied: int | None = None) -> list[dict]:
+    """Approved and denied records of these minutes after `start` (denied wobbling near 6)."""
+    return [
+        {"timestamp": start + m * 60, "status": status, "count": count}
+        for m in minutes
+        for status, count in (
+            ("approved", 115 + m % 11),
+            ("denied", 5 + m % 4 if denied is None else denied),
+        )
+    ]
+
+
+@pytest.mark.parametrize(("age", "paged"), [(2 * 86_400, False), (0, True)])
+def test_history_older_than_history_age_is_recorded_not_sent(
+    make_receiver, fake_telegram, age: int, paged: bool
+) -> None:
+    """The same incident, imported from two days ago (history) or backfilled up to now."""
+    live = make_receiver(notify=notify_config(fake_telegram, TXMON_HISTORY_AGE="3600"))
+    now = int(time.time())
+    start = now - now % 60 - 95 * 60 - age
+    body = minutes_from(start, range(90)) + minutes_from(start, range(90, 94), denied=70)
+    assert live.client.post("/api/v1/transactions", json=body).status_code == 201
+    (alert,) = live.client.get("/api/v1/alerts", params={"state": "all"}).json()["alerts"]
+    assert (alert["status"], alert["kind"]) == ("denied", "spike")
+    if paged:
+        (message,) = fake_telegram.wait_for(1, timeout=10)
+        assert "denied spike" in message["text"]
+    else:  # the outbox row would be in the same transaction as the alert: none is coming
+        assert outbox(live) == []
+        more = minutes_from(start, range(94, 120))  # ...nor for its resolution
+        assert live.client.post("/api/v1/transactions", json=more).status_code == 201
+        states = live.client.get("/api/v1/alerts", params={"state": "all"}).json()["alerts"]
+        assert [a["state"] for a in states] == ["resolved"]
+        assert outbox(live) == [] and fake_telegram.sends == []
+
+
+def test_a_resolution_within_group_wait_follows_its_opening(make_receiver, fake_telegram) -> None:
+    live = make_receiver(notify=notify_config(fake_telegram, TXMON_GROUP_WAIT="1"))
+    start = 1752300000 - 1752300000 % 3600
+    body = (
+        minutes_from(start, range(90))
+        + minutes_from(start, range(90, 94), denied=70)
+        + minutes_from(start, range(94, 120))
+    )
+    assert live.client.post("/api/v1/transactions", json=body).status_code == 201
+    (alert,) = live.client.get("/api/v1/alerts", params={"state": "all"}).json()["alerts"]
+    assert alert["state"] == "resolved"
+    first, second = fake_telegram.wait_for(2, timeout=10)[:2]
+    assert "denied spike:" in first["text"] and "RESOLVED" not in first["text"], first
+    assert "RESOLVED" in second["text"], second
+
+
 @pytest.mark.parametrize("crash", ["pending", "in_flight"])
 def test_kill_9_never_loses_nor_repeats_a_notification(spawn, fake_telegram, crash) -> None:
     wait = "3" if crash == "pending" else "0"
