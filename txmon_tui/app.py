@@ -86,7 +86,7 @@ NOT_IN_HELP = {
     "screen.copy_text",
     "copy_text",
 }
-WIDE_FOOTER_ONLY = {"test_fire", "pause", "unack"}
+WIDE_FOOTER_ONLY = {"test_fire", "pause", "resume", "unack"}
 FIRST_RUN = """\
 The receiver has no records yet. Send one (the current minute):
 
@@ -140,7 +140,8 @@ class TxmonApp(App[None]):
         Binding("t", "test_fire", "Test", id="test_fire", tooltip="Test-fire every channel"),
         Binding("s", "silence", "Silence", id="silence", tooltip="Silence the selected status"),
         Binding("S", "silences", "Silences", id="silences", tooltip="List and remove silences"),
-        Binding("p", "pause", "Pause", id="pause", tooltip="Pause or resume live updates"),
+        Binding("p", "pause", "Pause", id="pause", tooltip="Pause live updates"),
+        Binding("p", "resume", "Resume", id="resume", tooltip="Resume live updates"),
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Refresh now; retry at once"),
         Binding(
             "slash,f",
@@ -416,8 +417,13 @@ class TxmonApp(App[None]):
             return backoff(self.failures, self.interval, AUTH_BACKOFF)
         except (Unreachable, ApiError) as exc:
             if isinstance(exc, ApiError) and not exc.transient:
-                # the receiver answered, but not as documented: say so, keep polling
-                self.notify(str(exc), title="Unexpected answer", severity="error", markup=False)
+                # something answered, but not as the receiver does (a path in the URL, another
+                # server on the port): say so once, show it in place of 'connecting', retry
+                self._round.clear()
+                self.failures += 1
+                if self.connection != "unexpected":
+                    self.notify(str(exc), title="Unexpected answer", severity="error", markup=False)
+                self._set_connection("unexpected", problem=f"HTTP {exc.status}: {exc.message}")
                 return max(self.interval, 5.0)
             if isinstance(exc, Unreachable):
                 return self._receiver_failed(client, exc.reason, exc.reason)
@@ -628,6 +634,9 @@ class TxmonApp(App[None]):
             if self.receivers.several
             else "The receiver rejected the token. Start txmon with the right "
             "--token or TXMON_TOKEN; it retries every few seconds.",
+            "unexpected": f"{url} answered {self.problem}, not as a txmon receiver does. "
+            "Is it the receiver's address: scheme, host and port, with no path? "
+            "It retries every few seconds; r retries now.",
             "reconnecting": f"Is the receiver running at {url}? "
             "(txmon-server serve). It retries every few seconds; r retries now.",
         }
@@ -650,6 +659,8 @@ class TxmonApp(App[None]):
             if self.receivers.several:
                 return f"no data: {self.problem}"
             return f"no data: receiver unreachable ({self.problem})"
+        if self.connection == "unexpected":
+            return f"no data: unexpected answer ({self.problem})"
         if self.connection == "switching":
             return f"no data yet: trying {self.client.where}"
         return "no data yet: connecting"
@@ -827,6 +838,8 @@ class TxmonApp(App[None]):
             return False
         if action in STATE_CHANGING:
             return not self.read_only
+        if action in ("pause", "resume"):  # one p, labelled with what it will do
+            return self.paused == (action == "resume")
         if action == "refuse":
             return self.read_only
         if action == "clear_filter":
@@ -1060,9 +1073,14 @@ class TxmonApp(App[None]):
             lambda _: self.request_refresh(full=True),
         )
 
+    def action_resume(self) -> None:
+        """Resume polling after a pause."""
+        self.action_pause()
+
     def action_pause(self) -> None:
         """Pause or resume polling (the data stays on screen, marked `as of`)."""
         self.paused = not self.paused
+        self.refresh_bindings()
         if self.paused:
             self._set_connection("paused")
             self.notify("p resumes", title="Paused", timeout=3)
@@ -1073,7 +1091,7 @@ class TxmonApp(App[None]):
     def action_refresh(self) -> None:
         """Poll right now, and retry at once if reconnecting."""
         self.failures = min(self.failures, 1)
-        if self.connection in ("reconnecting", "unauthorized"):
+        if self.connection in ("reconnecting", "unauthorized", "unexpected"):
             self.notify("Retrying now", title="Retry", timeout=2)
         else:
             self.notify("Refreshing", timeout=1.5)

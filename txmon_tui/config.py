@@ -87,7 +87,10 @@ def check_url(url: str, source: str = "url", label: str = "url") -> str:
     url = url.strip()
     if not url.startswith(("http://", "https://")) or len(url) < len("http://x"):
         raise SettingsError(f"{source}: {label} must start with http:// or https://, got {url!r}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed [ of an IPv6 address
+        raise SettingsError(f"{source}: {label} {url!r} is not a valid URL ({exc})") from None
     problem = ""
     if not parts.hostname:
         problem = "has no host"

@@ -171,6 +171,7 @@ def test_several_receivers_come_from_flag_environment_or_toml(tmp_path: Path) ->
         ("http://a:8787,http://:8787", "'http://:8787' has no host"),
         ("http://a:8787,http://a:8787/", "url entry 2 of 2 'http://a:8787' is listed twice"),
         ("http://a:8787 http://b:8787", "contains a space"),
+        ("http://[::1", "url 'http://[::1' is not a valid URL (Invalid IPv6 URL)"),
     ],
 )
 def test_a_bad_receiver_list_exits_2_naming_the_entry(

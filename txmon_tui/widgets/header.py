@@ -29,6 +29,7 @@ class HeaderState:
     receivers: int = 1
     position: int = 1  # which of them (1 = the first listed)
     connection: str = "connecting"  # connecting, live, paused, reconnecting, unauthorized,
+    # unexpected (an answer no receiver gives, such as a 404 for a URL with a path),
     # switching (trying the next receiver after the one in use failed)
     retry_at: float | None = None  # clock time of the next attempt while reconnecting
     problem: str = ""
@@ -158,6 +159,9 @@ class StatusBar(Widget):
         if s.connection == "unauthorized":
             problem = "" if short else f" ({s.problem})" if s.problem else ""
             return f"✖ token rejected{on}{problem}"
+        if s.connection == "unexpected":
+            problem = "" if short else f": {s.problem}" if s.problem else ""
+            return f"✖ unexpected answer{on}{problem} · r: retry"
         if s.connection == "connecting":
             return f"◌ connecting to {s.receiver}" if s.receiver else "◌ connecting"
         if s.connection == "paused":
@@ -172,8 +176,8 @@ class StatusBar(Widget):
     def render(self) -> Text:
         """Build the line, shortening then dropping the least important parts when narrow.
 
-        Each part is (rank, long form, short form or None): at each step the parts of the
-        highest remaining rank switch to their short form, or go.
+        Each part is (rank, long form, short form or None): while the line is too long, one
+        part at a time switches to its short form, or goes, the highest rank first.
         """
         s = self.state
         look = severity.look_of(self.app)
@@ -195,19 +199,28 @@ class StatusBar(Widget):
         where = f" ({s.position}/{s.receivers})" if s.receivers > 1 else ""
         parts.append((3, Text.assemble(("txmon ", "bold"), s.url, where), None))
         width = self.size.width or 200
-        line = Text()
-        for level in (5, 4, 3, 2, 1, 0):
-            shown = [long if rank < level else short for rank, long, short in parts]
-            line = join_parts([t for t in shown if t is not None])
+        shown: list[Text | None] = [long for _rank, long, _short in parts]
+        line = join_parts([t for t in shown if t is not None])
+        # One part at a time, least important rank first and the later of equal ranks first,
+        # so nothing goes that would have fitted.
+        order = sorted(range(len(parts)), key=lambda i: (-parts[i][0], -i))
+        for i in order:
             if line.cell_len <= width:
                 return line
-        line.truncate(width, overflow="ellipsis")
+            shown[i] = parts[i][2]
+            line = join_parts([t for t in shown if t is not None])
+        if line.cell_len > width:
+            line.truncate(width, overflow="ellipsis")
         return line
 
     def _alerts_parts(self, look: severity.Look) -> list[tuple[int, Text, Text | None]]:
         s = self.state
         if not s.have_data:
-            why = {"unauthorized": "token rejected", "reconnecting": "receiver unreachable"}
+            why = {
+                "unauthorized": "token rejected",
+                "reconnecting": "receiver unreachable",
+                "unexpected": "unexpected answer",
+            }
             if s.receivers > 1:
                 why["reconnecting"] = "no receiver answers"
             reason = why.get(s.connection, "waiting for the receiver")
