@@ -497,7 +497,11 @@ def test_f_filters_the_table_by_severity_and_status(live: Live) -> None:
         await until(pilot, lambda: isinstance(app.screen, FilterScreen))
         await pilot.press("x")
         statuses = app.screen.query_one("#filter-statuses", CheckList)
-        statuses.highlighted = statuses.items.index(("approved", "approved"))
+        assert statuses.has_focus and [v for v, _ in statuses.items] == ["approved", "denied"]
+        await pilot.press("j")  # j/k move as in the other lists
+        assert statuses.highlighted == 1
+        await pilot.press("k")
+        assert statuses.highlighted == 0
         await pilot.press("space", "enter")
         await until(pilot, lambda: table.row_count == 95)
         assert {t.status for t in table.records.values()} == {"approved"}
@@ -522,6 +526,9 @@ def test_enter_shows_the_alert_detail_with_its_timeline(live: Live) -> None:
         timeline = screen.query_one("#detail-timeline")
         events = [timeline.get_row_at(i)[1] for i in range(timeline.row_count)]
         assert events[0] == "opened" and events[-1] == "acknowledged"
+        # one clock per column: the opening at its minute (July 2025), the ack at none
+        times = [timeline.get_row_at(i)[0] for i in range(timeline.row_count)]
+        assert times[0].startswith("2025-07-12") and times[-1] == "—", times
         assert screen.alert.ack_note == "on it" and screen.alert.acknowledged_by == "ana"
         await pilot.press("u")  # unack from the detail
         await wait_for_toast(pilot, "Unacknowledged")
@@ -620,6 +627,22 @@ def test_nothing_listening_keeps_retrying(live: Live) -> None:
         assert "connection refused" in header(app)
 
     run(make_app(f"http://127.0.0.1:{free_port()}"), scenario)
+
+
+def test_a_url_with_a_path_says_what_answered_instead_of_connecting_forever(live: Live) -> None:
+    """The receiver answers 404 under /txmon/...: that is a wrong address, not a slow one."""
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, TxmonApp)
+        await until(pilot, lambda: app.connection == "unexpected")
+        assert "unexpected answer" in header(app) and "404" in header(app)
+        assert "no path" in str(app.guide.render())
+        await wait_for_toast(pilot, "404")
+        await until(pilot, lambda: app.failures >= 2, timeout=15)  # retried, one toast only
+        assert sum("404" in t for t in toasts(app)) == 1
+
+    run(make_app(live.url + "/txmon"), scenario)
 
 
 @pytest.mark.parametrize("token", [None, "wrong"])

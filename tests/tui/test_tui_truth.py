@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from rich.console import Console
 from textual.pilot import Pilot
 
 from server.api.server import TxmonHTTPServer
@@ -28,6 +29,7 @@ from tests.tui.test_tui_app import (
 )
 from txmon_tui.app import TxmonApp
 from txmon_tui.widgets.alerts import AlertsTable
+from txmon_tui.widgets.sparklines import CountSparkline, SparklinesPanel, SparkRow
 from txmon_tui.widgets.transactions import TransactionsTable
 
 NEWEST = START + 93 * 60  # the newest minute seed() posts
@@ -192,3 +194,29 @@ def test_at_most_two_notifications_at_once(live: Live) -> None:
         assert len(app._notifications) <= 2
 
     run(live_app(live), scenario)
+
+
+def test_a_steady_busy_status_draws_full_bars_not_a_flat_zero(live: Live) -> None:
+    """Bars rise from zero: 120 a minute every minute is a full line, denied at 0 an empty
+    one (Textual's own sparkline spans min..max and drew both as the same floor)."""
+    post(live.client, [r for m in range(60) for r in minute(m, 120, 0)])
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await until_loaded(pilot)
+        panel = app.query_one(SparklinesPanel)
+        await until(pilot, lambda: {r.status for r in panel.query(SparkRow)} >= {"approved"})
+        await pilot.pause()
+        lines = {row.status: spark_text(row) for row in panel.query(SparkRow)}
+        assert set(lines["approved"]) == {"█"}, lines
+        assert set(lines["denied"]) == {"▁"}, lines
+
+    run(live_app(live), scenario)
+
+
+def spark_text(row: SparkRow) -> str:
+    """The characters a status's sparkline draws."""
+    line = row.query_one(CountSparkline)
+    console = Console(width=line.size.width, color_system=None)
+    with console.capture() as captured:
+        console.print(line.render(), end="")
+    return captured.get()

@@ -18,6 +18,9 @@ from txmon_tui.format import duration, full_time, number
 from txmon_tui.models import Alert
 from txmon_tui.severity import STATE_GLYPH
 
+# Timeline events stamped with the receiver's clock, not with an event time (see docs/api.md).
+CLOCK_EVENTS = frozenset({"acknowledged", "unacknowledged", "refired"})
+
 
 class AlertDetailScreen(ModalScreen[str | None]):
     """Returns "ack" or "unack" when the user asks for it here, else None."""
@@ -111,8 +114,14 @@ class AlertDetailScreen(ModalScreen[str | None]):
         table = self.query_one(DataTable)
         table.clear()
         for event in a.timeline:
+            # People's actions and the ack timeout happen on the receiver's clock: they have
+            # no event time, and the recorded column already says when.
+            on_clock = event.type in CLOCK_EVENTS or event.detail == "silence ended"
             table.add_row(
-                full_time(event.at), event.type, event.detail, full_time(event.recorded_at)
+                "—" if on_clock else full_time(event.at),
+                event.type,
+                event.detail,
+                full_time(event.recorded_at),
             )
 
     def action_choose(self, what: str) -> None:

@@ -21,7 +21,12 @@ from txmon_tui.severity import SEVERITIES
 class CheckList(OptionList):
     """Options with a `[x]`/`[ ]` box each (readable without colour); space toggles."""
 
-    BINDINGS = [Binding("space", "toggle", "Toggle", id="checklist.toggle")]
+    BINDINGS = [
+        Binding("space", "toggle", "Toggle", id="checklist.toggle"),
+        # j/k move here as in every other list of the dashboard
+        Binding("j", "cursor_down", "Down", show=False, id="checklist.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="checklist.up"),
+    ]
 
     def __init__(self, items: Sequence[tuple[str, str]], checked: Iterable[str], **kwargs: Any):
         self.items = list(items)

@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
@@ -18,6 +22,48 @@ from txmon_tui import severity
 from txmon_tui.format import number
 from txmon_tui.messages import StatusChosen, StatusSelected
 from txmon_tui.models import Baseline
+
+
+class CountSparkline(Sparkline):
+    """A sparkline whose bars rise from zero to the hour's peak: Textual's spans the data's
+    minimum to its maximum, so a steady 120 a minute drew as flat as a status at zero."""
+
+    def render(self) -> RenderResult:
+        _, base = self.background_colors
+        low = base + self.get_component_styles("sparkline--min-color").color
+        high = base + self.get_component_styles("sparkline--max-color").color
+        return ZeroBars(list(self.data or []), self.size.width, low, high)
+
+
+class ZeroBars:
+    """One row of bars, each the peak of its share of `data` over the whole series' peak."""
+
+    BARS = "▁▂▃▄▅▆▇█"
+
+    def __init__(self, data: Sequence[float], width: int, low: Color, high: Color) -> None:
+        self.data, self.width, self.low, self.high = data, width, low, high
+
+    def columns(self, width: int) -> list[float]:
+        """The value each of `width` columns shows (the peak of the minutes it covers)."""
+        n = len(self.data)
+        if n == 0 or width <= 0:
+            return []
+        if n <= width:
+            return [self.data[i * n // width] for i in range(width)]
+        return [max(self.data[i * n // width : (i + 1) * n // width]) for i in range(width)]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = self.width or options.max_width
+        values = self.columns(width)
+        if not values:
+            yield Segment("▁" * width, Style(color=self.low.rich_color))
+            return
+        peak = max(values)
+        top = len(self.BARS) - 1
+        for value in values:
+            ratio = value / peak if peak > 0 else 0.0
+            bar = self.BARS[max(1, round(ratio * top)) if value > 0 else 0]
+            yield Segment(bar, Style(color=self.low.blend(self.high, ratio).rich_color))
 
 
 class SparkRow(Horizontal):
@@ -30,7 +76,7 @@ class SparkRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(self.status, classes="spark-name")
-        yield Sparkline([], classes="spark-line")
+        yield CountSparkline([], classes="spark-line")
         yield Static("", classes="spark-stats")
 
     def show(
