@@ -18,6 +18,17 @@ from server.config.values import coerce
 SECURITY_MODES = ("starttls", "ssl", "none")
 NOTIFY_LEVELS = ("low", "medium", "high")
 DEFAULT_SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+# Beyond these a typo (seconds for milliseconds, an extra zero) would hold pages back for hours
+# or keep a dead channel busy forever; each is far above any sensible value.
+UPPER_BOUNDS: dict[str, float] = {
+    "group_wait": 600,
+    "backoff_base": 3600,
+    "backoff_max": 3600,
+    "telegram_timeout": 300,
+    "smtp_timeout": 300,
+    "webhook_timeout": 300,
+    "max_attempts": 1000,
+}
 
 
 def _setting(kind: str, default: Any, meaning: str) -> Any:
@@ -98,7 +109,9 @@ class NotifyConfig:
         " recorded, not sent (an import of old data pages nobody).",
     )
     max_attempts: int = _setting(
-        "int", 8, "Delivery attempts per message and channel before failing."
+        "int",
+        30,
+        "Delivery attempts per message and channel before failing (30: about 1.5 h of retries).",
     )
     backoff_base: float = _setting(
         "float", 2.0, "First retry delay in seconds (doubles, with jitter)."
@@ -207,6 +220,9 @@ class NotifyConfig:
         for key in ("repeat_interval", "group_wait"):
             if getattr(self, key) < 0:
                 out.append(f"{key} must not be negative")
+        for key, most in UPPER_BOUNDS.items():
+            if getattr(self, key) > most:
+                out.append(f"{key} must be at most {most:g}")
         if self.history_age < 60:
             out.append("history_age must be at least 60 (a minute of event time)")
         if self.max_attempts < 1:

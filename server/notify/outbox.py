@@ -10,6 +10,7 @@ its own thread; ingest and the other channels go on.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
 import threading
@@ -195,12 +196,18 @@ class Notifier:
         else:
             state, retry_at, error = "failed", None, outcome.error
         if state != "sent":
-            log.warning(
-                '{"event":"notification","channel":"%s","state":"%s","attempts":%d}',
-                channel.name,
-                state,
-                attempts,
-            )
+            # One line a log search finds: which rows, which alert, why (errors name no secret).
+            line = {
+                "event": "notification",
+                "channel": channel.name,
+                "state": state,
+                "attempts": attempts,
+                "ids": list(ids),
+                "error": error,
+            }
+            if state == "pending":
+                line["retry_in"] = round((retry_at or now) - now, 1)
+            log.warning("%s", json.dumps(line))
         if self.claim_as is not None:
             holder = self.claim_as
             self._writer.call(

@@ -37,7 +37,7 @@ def test_defaults_and_no_channels() -> None:
     assert config == NotifyConfig()
     assert config.repeat_interval == 3600
     assert config.group_wait == 30
-    assert config.max_attempts == 8
+    assert config.max_attempts == 30
     assert (config.backoff_base, config.backoff_max) == (2.0, 300.0)
     assert config.notify_severities == ("high",)
     assert config.telegram_api == "https://api.telegram.org"
@@ -138,6 +138,10 @@ def test_describe_gives_non_secret_details() -> None:
         ({**FULL_ENV, "TXMON_EMAIL_TO": "nobody"}, "'nobody' is not an email address"),
         ({"TXMON_BACKOFF_MAX": "1"}, "backoff_max must be at least backoff_base"),
         ({"TXMON_MAX_ATTEMPTS": "0"}, "max_attempts must be at least 1"),
+        ({"TXMON_MAX_ATTEMPTS": "5000"}, "max_attempts must be at most 1000"),
+        ({"TXMON_GROUP_WAIT": "30000"}, "group_wait must be at most 600"),
+        ({"TXMON_SMTP_TIMEOUT": "900"}, "smtp_timeout must be at most 300"),
+        ({"TXMON_BACKOFF_MAX": "86400"}, "backoff_max must be at most 3600"),
         ({"TXMON_NOTIFY_SEVERITIES": "high,urgent"}, "'urgent' is not one of"),
     ],
 )

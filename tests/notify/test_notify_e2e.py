@@ -3,6 +3,7 @@ Bot API, a webhook receiver) on free loopback ports."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import time
@@ -14,7 +15,7 @@ import pytest
 from server.config import NotifyConfig
 from tests.api.test_api_alerts import history, post_minutes
 from tests.conftest import Live, wait_until
-from tests.notify.fake_telegram import FakeTelegram, fake_telegram_fixture  # noqa: F401
+from tests.notify.fake_telegram import FAKE_TOKEN, FakeTelegram, fake_telegram_fixture  # noqa: F401
 
 
 def notify_config(fake: FakeTelegram, **extra: str) -> NotifyConfig:
@@ -96,13 +97,25 @@ def test_429_waits_retry_after_then_delivers_once(make_receiver, fake_telegram) 
     assert len(fake_telegram.messages) == 1
 
 
-def test_5xx_is_retried_with_backoff(make_receiver, fake_telegram) -> None:
+def test_5xx_is_retried_with_backoff_and_each_retry_logs_its_rows(
+    make_receiver, fake_telegram, caplog
+) -> None:
     fake_telegram.script(["500", "502", "200"])
     live = make_receiver(notify=notify_config(fake_telegram))
-    spike(live.client)
-    fake_telegram.wait_for(1, timeout=15)
-    assert [s.status for s in fake_telegram.sends] == [500, 502, 200]
-    wait_until(lambda: outbox(live)[0]["state"] == "sent")
+    with caplog.at_level("WARNING", logger="txmon.notify"):
+        spike(live.client)
+        fake_telegram.wait_for(1, timeout=15)
+        assert [s.status for s in fake_telegram.sends] == [500, 502, 200]
+        row = wait_until(lambda: next((r for r in outbox(live) if r["state"] == "sent"), None))
+    lines = [
+        json.loads(r.getMessage()) for r in caplog.records if '"notification"' in r.getMessage()
+    ]
+    assert [(x["state"], x["attempts"], x["ids"]) for x in lines] == [
+        ("pending", 1, [row["id"]]),
+        ("pending", 2, [row["id"]]),
+    ]
+    assert lines[0]["error"] == "Internal Server Error" and lines[0]["retry_in"] > 0
+    assert FAKE_TOKEN not in caplog.text
 
 
 def test_403_is_a_permanent_failure_with_telegrams_reason(make_receiver, fake_telegram) -> None:
