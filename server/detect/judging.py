@@ -10,6 +10,7 @@ from server.detect.lifecycle import (
     Alert,
     AlertEvent,
     Observation,
+    expected_text,
 )
 from server.detect.stats import limit, score, severity_of, surely_within
 from server.detect.status import _Hold, _Minute, _Status
@@ -207,7 +208,7 @@ class Judging:
                 return ""
             if -score(s, m_c, 1.0 / (phi / n + fixed)) < low:
                 return ""
-            return f"{s} against {m_c:.1f} expected in its last {n} minutes"
+            return f"{s} against {expected_text(m_c)} expected in its last {n} minutes"
         views = []
         if coef is not None:
             views.append((sum(r[1] for r in rows), hold.count_phi))
@@ -222,7 +223,7 @@ class Judging:
             if score(s, m_v, 1.0 / (phi / n + fixed)) < low:
                 return ""
             worst = max(worst, m_v)
-        return f"{s} against {worst:.1f} expected in its last {n} minutes"
+        return f"{s} against {expected_text(worst)} expected in its last {n} minutes"
 
     def _seasonal(
         self,

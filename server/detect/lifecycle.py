@@ -31,6 +31,15 @@ REMINDER = "reminder"  # not a lifecycle event: the outbox's repeat of a firing 
 ACCEPTED = "accepted as the new level"
 
 
+def expected_text(value: float) -> str:
+    """An expected count with useful precision: `6.2`, `0.04`, `1250`."""
+    if value >= 1000:
+        return f"{value:.0f}"
+    if value >= 1 or value == 0:
+        return f"{value:.1f}"
+    return f"{value:.2g}"
+
+
 @dataclass(slots=True)
 class Alert:
     """One incident of one status. Times are epoch seconds; first/last_seen are bucket starts."""
@@ -227,7 +236,7 @@ class AlertBook:
         alert.silenced = self._silenced(status, obs.minute if self.wall is None else self.wall)
         self.by_status[status] = alert
         self.by_id[alert.id] = alert
-        detail = f"{obs.kind}: {obs.count} against {obs.expected:.1f} expected"
+        detail = f"{obs.kind}: {obs.count} against {expected_text(obs.expected)} expected"
         return _event(alert, "opened", obs.minute, detail)
 
     def _update(self, alert: Alert, obs: Observation) -> list[AlertEvent]:

@@ -25,6 +25,7 @@ from server.detect.lifecycle import (
     UNACKNOWLEDGED,
     UPDATED,
     AlertEvent,
+    expected_text,
 )
 from server.notify.base import Message
 
@@ -73,15 +74,6 @@ def duration(seconds: float) -> str:
 def status_label(status: str) -> str:
     """How a status is named in messages (`_total` is the whole feed)."""
     return "all traffic" if status == "_total" else status
-
-
-def expected_text(value: float) -> str:
-    """An expected count with useful precision: `6.2`, `0.04`, `1250`."""
-    if value >= 1000:
-        return f"{value:.0f}"
-    if value >= 1 or value == 0:
-        return f"{value:.1f}"
-    return f"{value:.2g}"
 
 
 def _one_line(text: str, limit: int = _MAX_SUBJECT) -> str:

@@ -140,3 +140,27 @@ def test_four_two_two_against_a_fifth_a_minute_opens_by_the_third_minute() -> No
             opened += [e.at for e in engine.ingest(Record(m, status, count)).events]
         opened += [e.at for e in engine.tick(m + 60) if e.type == "opened"]
     assert opened and min(opened) <= t0 + 602 * 60
+
+
+def test_an_opening_on_a_sparse_status_states_its_expectation_to_two_digits() -> None:
+    """'3 against 0.0 expected' told the reader nothing: below 1 the expectation keeps two
+    significant digits, in the detail as in the messages."""
+    import re
+
+    from server.detect.engine import Engine
+    from server.detect.lifecycle import expected_text
+
+    engine = Engine(DetectConfig())
+    t0 = WEEK_START
+    for i in range(600):  # refunded 1 in 25 minutes: 0.04 a minute
+        engine.warm(t0 + i * 60, {"approved": 100 + i % 7 - 3, "refunded": int(i % 25 == 0)})
+    opened = []
+    for k in range(5):
+        m = t0 + (600 + k) * 60
+        for status, count in (("approved", 100), ("refunded", 4)):
+            opened += [e for e in engine.ingest(Record(m, status, count)).events]
+        opened += [e for e in engine.tick(m + 60) if e.type == "opened"]
+    event = next(e for e in opened if e.alert.status == "refunded")
+    shown = re.search(r"against (\S+) expected", event.detail)
+    assert shown and shown.group(1) == expected_text(event.alert.expected), event.detail
+    assert event.alert.expected < 1 and shown.group(1) not in ("0.0", "0")
