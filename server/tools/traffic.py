@@ -53,6 +53,21 @@ class TrafficModel:
         return self.peak_per_minute * f * (self.weekend_factor if weekend else 1.0)
 
 
+# The quieter shop of the incident-shape tests and `bench/shape_limits.py`: about 150 a minute
+# at the lunch peak and 8 at night, failure statuses well below one a minute.
+QUIET_SHOP = TrafficModel(
+    peak_per_minute=150.0,
+    shares={
+        "approved": 0.90,
+        "denied": 0.06,
+        "reversed": 0.010,
+        "refunded": 0.008,
+        "failed": 0.006,
+        "backend_reversed": 0.004,
+    },
+)
+
+
 def _bump(hour: float, center: float, width: float) -> float:
     d = (hour - center + 12.0) % 24.0 - 12.0
     return math.exp(-0.5 * (d / width) ** 2)

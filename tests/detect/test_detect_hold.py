@@ -14,19 +14,15 @@ from server.detect.config import DetectConfig
 from server.detect.engine import Engine
 from server.detect.lifecycle import AlertEvent
 from server.tools.backtest import drive
-from server.tools.traffic import WEEK_START, Injection, TrafficModel, at, generate_records
-
-QUIET = TrafficModel(
-    peak_per_minute=150.0,
-    shares={
-        "approved": 0.90,
-        "denied": 0.06,
-        "reversed": 0.010,
-        "refunded": 0.008,
-        "failed": 0.006,
-        "backend_reversed": 0.004,
-    },
+from server.tools.traffic import (
+    QUIET_SHOP,
+    WEEK_START,
+    Injection,
+    at,
+    generate_records,
 )
+
+QUIET = QUIET_SHOP
 
 
 def events_of(injection: Injection, seed: int, config: DetectConfig | None = None) -> list:

@@ -12,7 +12,14 @@ import pytest
 from server.detect.config import DetectConfig
 from server.records import Record
 from server.tools.backtest import Raised, replay
-from server.tools.traffic import WEEK_START, Injection, TrafficModel, at, generate_records
+from server.tools.traffic import (
+    QUIET_SHOP,
+    WEEK_START,
+    Injection,
+    TrafficModel,
+    at,
+    generate_records,
+)
 
 DAY = 86_400
 # Cases measured to miss the issue's bound with the default configuration (see
@@ -20,17 +27,7 @@ DAY = 86_400
 # that closes it turns them into passes that must be promoted.
 GAP = pytest.mark.xfail(strict=True, reason="below the issue-11 bound; see docs/detection.md")
 # A quieter shop: about 150 a minute at the lunch peak, 8 at night.
-QUIET = TrafficModel(
-    peak_per_minute=150.0,
-    shares={
-        "approved": 0.90,
-        "denied": 0.06,
-        "reversed": 0.010,
-        "refunded": 0.008,
-        "failed": 0.006,
-        "backend_reversed": 0.004,
-    },
-)
+QUIET = QUIET_SHOP
 
 
 def run(
