@@ -332,10 +332,19 @@ class Judging:
             else:
                 mu_c = float(x)
             if has_rate:
+                # The share times the other traffic of the complete bucket. Not the larger of
+                # it and its expectation, as a verdict within a bucket takes (`_judge`): that
+                # sits above the truth by the others' own noise in every minute, and so does
+                # a sum of it (a 5-minute sum of denied beside 90 others a minute: 9 %). A fall
+                # of the others is then no rise because the count view must show one too;
+                # where that view does not judge every window (no day of history), the larger.
                 lam = st.rate_fit.coef
-                e_other = buf.e_total / (1.0 + lam)
                 n_other = buf.total - x
-                mu_r = lam * (n_other if n_other > e_other else e_other)
+                if rise <= 0.0 or not has_count:
+                    e_other = buf.e_total / (1.0 + lam)
+                    if n_other < e_other:
+                        n_other = e_other
+                mu_r = lam * n_other
                 mu_best = mu_r
             else:
                 mu_r = float(x)

@@ -161,3 +161,24 @@ def test_an_opening_on_a_sparse_status_states_its_expectation_to_two_digits() ->
     shown = re.search(r"against (\S+) expected", event.detail)
     assert shown and shown.group(1) == expected_text(event.alert.expected), event.detail
     assert event.alert.expected < 1 and shown.group(1) not in ("0.0", "0")
+
+
+def test_a_rise_beside_quieter_other_traffic_expects_the_share_of_the_traffic_that_came() -> None:
+    """The rate view's expectation is the share times the bucket's other traffic, not the
+    larger of it and its usual level: that larger one sits above the truth by the others' own
+    noise in every minute, which cost the window sums a tenth of their evidence."""
+    from server.detect.engine import Engine
+
+    engine = Engine(DetectConfig())
+    t0 = WEEK_START
+    for i in range(1500):  # a day and an hour: approved about 100, denied 5 in 100
+        approved = 100 + i % 7 - 3
+        engine.warm(t0 + i * 60, {"approved": approved, "denied": 5 + (i % 3 == 0) - (i % 5 == 0)})
+    m = t0 + 1500 * 60
+    opened = []
+    for status, count in (("approved", 80), ("denied", 40)):
+        opened += [e for e in engine.ingest(Record(m, status, count)).events if e.type == "opened"]
+    opened += [e for e in engine.tick(m + 120) if e.type == "opened"]
+    alert = next(e.alert for e in opened if e.alert.status == "denied")
+    share = 5 / 100
+    assert alert.expected == pytest.approx(share * 80, rel=0.1), alert
