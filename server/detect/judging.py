@@ -335,8 +335,8 @@ class Judging:
                 # The share times the other traffic of the complete bucket. Not the larger of
                 # it and its expectation, as a verdict within a bucket takes (`_judge`): that
                 # sits above the truth by the others' own noise in every minute, and so does
-                # a sum of it (a 5-minute sum of denied beside 90 others a minute: 9 %). A fall
-                # of the others is then no rise because the count view must show one too;
+                # a sum of it (beside 90 others a minute, by 5-6 %). A fall of the others is
+                # then no rise because the count view must show one too;
                 # where that view does not judge every window (no day of history), the larger.
                 lam = st.rate_fit.coef
                 n_other = buf.total - x
