@@ -345,7 +345,10 @@ class Judging:
                     if n_other < e_other:
                         n_other = e_other
                 mu_r = lam * n_other
-                mu_best = mu_r
+                # The alert states the expectation of the view that judged it, the higher
+                # one (the smaller score): a rise beside an approvals outage reads against its
+                # usual count, not against the share of nothing.
+                mu_best = mu_r if mu_r >= mu_c or not has_count else mu_c
             else:
                 mu_r = float(x)
                 mu_best = mu_c

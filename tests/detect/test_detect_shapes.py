@@ -165,22 +165,46 @@ def test_an_opening_on_a_sparse_status_states_its_expectation_to_two_digits() ->
     assert event.alert.expected < 1 and shown.group(1) not in ("0.0", "0")
 
 
-def test_a_rise_beside_quieter_other_traffic_expects_the_share_of_the_traffic_that_came() -> None:
-    """The rate view's expectation is the share times the bucket's other traffic, not the
-    larger of it and its usual level: that larger one sits above the truth by the others' own
-    noise in every minute, which cost the window sums a tenth of their evidence."""
+def _warm_beside_alternating_approvals(engine, t0: int) -> None:
+    """A day and an hour of history: approved 80 and 120 in turn, denied about 5."""
+    for i in range(1500):
+        approved = (80 if i % 2 else 120) + i % 3 - 1
+        engine.warm(t0 + i * 60, {"approved": approved, "denied": 5 + (i % 3 == 0) - (i % 5 == 0)})
+
+
+def _denied_openings(engine, t0: int, denied: int, approved: list[int]) -> list:
+    opened = []
+    for k, count in enumerate(approved):
+        m = t0 + (1500 + k) * 60
+        for status, n in (("approved", count), ("denied", denied)):
+            if n is not None:
+                opened += [e for e in engine.ingest(Record(m, status, n)).events]
+        opened += engine.tick(m + 60)
+    return [e for e in opened if e.type == "opened" and e.alert.status == "denied"]
+
+
+def test_a_rise_beside_noisy_other_traffic_is_judged_on_the_share_of_what_came() -> None:
+    """Denied at 11 a minute (5 usual) beside approvals that alternate 80 and 120 opens by
+    its fifth minute. Judged against the larger of the others and their usual level, minute by
+    minute, the sums expected a tenth more than the share of what came and it waited for the
+    tenth minute."""
     from server.detect.engine import Engine
 
     engine = Engine(DetectConfig())
     t0 = WEEK_START
-    for i in range(1500):  # a day and an hour: approved about 100, denied 5 in 100
-        approved = 100 + i % 7 - 3
-        engine.warm(t0 + i * 60, {"approved": approved, "denied": 5 + (i % 3 == 0) - (i % 5 == 0)})
-    m = t0 + 1500 * 60
-    opened = []
-    for status, count in (("approved", 80), ("denied", 40)):
-        opened += [e for e in engine.ingest(Record(m, status, count)).events if e.type == "opened"]
-    opened += [e for e in engine.tick(m + 120) if e.type == "opened"]
-    alert = next(e.alert for e in opened if e.alert.status == "denied")
-    share = 5 / 100
-    assert alert.expected == pytest.approx(share * 80, rel=0.1), alert
+    _warm_beside_alternating_approvals(engine, t0)
+    opened = _denied_openings(engine, t0, 11, [80 if k % 2 else 120 for k in range(10)])
+    assert opened and opened[0].at <= t0 + (1500 + 5) * 60, opened
+
+
+def test_a_rise_during_an_approvals_outage_states_its_usual_count_as_expected() -> None:
+    """With no approvals the rate view expects nothing; the alert states the expectation of the
+    view that judged it (the count view's 5), not '15 against 0.0 expected'."""
+    from server.detect.engine import Engine
+
+    engine = Engine(DetectConfig())
+    t0 = WEEK_START
+    _warm_beside_alternating_approvals(engine, t0)
+    opened = _denied_openings(engine, t0, 15, [0] * 8)
+    assert opened, "a denied rise x3 opens"
+    assert 4.0 < opened[0].alert.expected < 6.5, opened[0].detail
