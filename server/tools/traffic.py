@@ -54,17 +54,11 @@ class TrafficModel:
 
 
 # The quieter shop of the incident-shape tests and `bench/shape_limits.py`: about 150 a minute
-# at the lunch peak and 8 at night, failure statuses well below one a minute.
+# at the lunch peak and 8 at night, failure statuses well below one a minute; the default
+# shares without processing.
 QUIET_SHOP = TrafficModel(
     peak_per_minute=150.0,
-    shares={
-        "approved": 0.90,
-        "denied": 0.06,
-        "reversed": 0.010,
-        "refunded": 0.008,
-        "failed": 0.006,
-        "backend_reversed": 0.004,
-    },
+    shares={status: share for status, share in SHARES.items() if status != "processing"},
 )
 
 
