@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.detect.config import DetectConfig
-from server.detect.stats import score
+from server.detect.stats import score, surely_within
 from server.tools.backtest import replay
 from server.tools.traffic import (
     QUIET_SHOP,
@@ -56,7 +56,7 @@ WEEKS = TrafficModel()  # the synthetic weeks' traffic: the null is measured on 
 _A, _B = 1.0 / MODEL.common_shape, 1.0 / MODEL.status_shape
 PHI = _A + _B + _A * _B
 assert (WEEKS.common_shape, WEEKS.status_shape) == (MODEL.common_shape, MODEL.status_shape)
-SKIPPED_BELOW = 3.74  # sums surely below this score are not scored (see best_scores)
+SKIPPED_BELOW = 3.74  # sums surely below this score are not scored (`surely_within`)
 # The seven synthetic weeks (seeds 1-7): six judged days each (after day 1) and six statuses
 # judged for rises (approved is judged for drops only).
 SYNTHETIC_STATUS_DAYS = 7 * 6 * 6
@@ -87,9 +87,7 @@ def best_scores(counts: list[float], means: list[float]) -> list[float]:
         for i in range(w - 1, n):
             s = cum_x[i + 1] - cum_x[i + 1 - w]
             m = cum_m[i + 1] - cum_m[i + 1 - w]
-            # Surely below SKIPPED_BELOW: the NB deviance is below the Poisson one, which is
-            # below 2 (s - m)^2 / m, and 14 = 3.74^2.
-            if s <= m or 2.0 * (s - m) ** 2 < 14.0 * m:
+            if s <= m or surely_within(s, m, size, SKIPPED_BELOW):
                 continue
             z = score(s, m, size)
             if z > best[i]:

@@ -336,8 +336,8 @@ class Judging:
                 # it and its expectation, as a verdict within a bucket takes (`_judge`): that
                 # sits above the truth by the others' own noise in every minute, and so does
                 # a sum of it (beside 90 others a minute, by 5-6 %). A fall of the others is
-                # then no rise because the count view must show one too;
-                # where that view does not judge every window (no day of history), the larger.
+                # then no rise because the count view must show one too; where that view does
+                # not judge every window (no day of history), the larger.
                 lam = st.rate_fit.coef
                 n_other = buf.total - x
                 if rise <= 0.0 or not has_count:
